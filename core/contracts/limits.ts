@@ -1,0 +1,55 @@
+// Resource limits: a control group per container. cgroup-v1 and cgroup-v2
+// implement it; both pass test/conformance/limits.ts.
+import type { MountSpec } from "./isolation.ts";
+
+/** Limits in Docker's units (HostConfig fields). Absent means "no limit". */
+export interface Resources {
+  /** Bytes. */
+  memory?: number;
+  /** Memory plus swap, bytes; -1 is unlimited. Docker's default is twice `memory`. */
+  memorySwap?: number;
+  /** CPUs as a fraction, e.g. 0.5 or 1.5 (Docker's --cpus). */
+  cpus?: number;
+  /** Relative weight, 2..262144 (default 1024). */
+  cpuShares?: number;
+  /** "0-1", "0,2". */
+  cpusetCpus?: string;
+  /** Maximum number of tasks; 0 or -1 is unlimited. */
+  pidsLimit?: number;
+  /** Block IO weight 10..1000. */
+  blkioWeight?: number;
+}
+
+export interface LimitStats {
+  memory: { usage: number; limit: number; cache?: number };
+  cpu: { usageNanos: number; perCpuNanos?: number[] };
+  pids: { current: number; limit: number };
+}
+
+export interface CgroupHandle {
+  /** Files a process writes "0" to, to join the group (one per hierarchy). */
+  joinFiles: string[];
+  /** Filesystems to mount at /sys/fs/cgroup inside the container. */
+  containerMounts: MountSpec[];
+  /** Limits this host cannot apply, worded as Docker words them. */
+  warnings: string[];
+}
+
+export interface Limits {
+  /** Create the group for a container and apply `resources`. */
+  create(id: string, resources: Resources): CgroupHandle;
+  update(id: string, resources: Resources): string[];
+  freeze(id: string): Promise<void>;
+  thaw(id: string): Promise<void>;
+  stats(id: string): LimitStats;
+  /** Did the kernel's OOM killer kill a process in this group? */
+  oomKilled(id: string): boolean;
+  /** PIDs (host namespace) of every process in the group. */
+  pids(id: string): number[];
+  /** Kill every process in the group and wait until it is empty. */
+  killAll(id: string): Promise<void>;
+  /** Kill what is left and remove the group. Removing a missing group succeeds. */
+  remove(id: string): Promise<void>;
+  /** Does the group exist? */
+  exists(id: string): boolean;
+}

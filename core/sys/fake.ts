@@ -1,0 +1,66 @@
+// A recording fake of the syscall layer, for unit tests of logic only.
+// Every call is appended to `calls`; `failOn` makes chosen calls throw.
+import { SysError } from "../errors.ts";
+import type { Sys } from "./index.ts";
+
+export interface RecordedCall {
+  call: keyof Sys;
+  args: unknown[];
+}
+
+export class FakeSys implements Sys {
+  readonly calls: RecordedCall[] = [];
+  /** Make a call fail with an errno code when `match` returns true. */
+  failOn: { call: keyof Sys; code: string; match?: (args: unknown[]) => boolean }[] = [];
+  xattrs = new Map<string, Uint8Array>();
+
+  private record(call: keyof Sys, args: unknown[]) {
+    this.calls.push({ call, args });
+    for (const f of this.failOn) {
+      if (f.call === call && (!f.match || f.match(args))) throw new SysError(call, 0, f.code, String(args[0] ?? ""));
+    }
+  }
+  /** The calls of one name, for assertions. */
+  named(call: keyof Sys): unknown[][] {
+    return this.calls.filter((c) => c.call === call).map((c) => c.args);
+  }
+
+  mount(...a: Parameters<Sys["mount"]>) { this.record("mount", a); }
+  umount(...a: Parameters<Sys["umount"]>) { this.record("umount", a); }
+  pivotRoot(...a: Parameters<Sys["pivotRoot"]>) { this.record("pivotRoot", a); }
+  sethostname(...a: Parameters<Sys["sethostname"]>) { this.record("sethostname", a); }
+  setns(...a: Parameters<Sys["setns"]>) { this.record("setns", a); }
+  unshare(...a: Parameters<Sys["unshare"]>) { this.record("unshare", a); }
+  capset(...a: Parameters<Sys["capset"]>) { this.record("capset", a); }
+  capbsetDrop(...a: Parameters<Sys["capbsetDrop"]>) { this.record("capbsetDrop", a); }
+  capAmbientClearAll() { this.record("capAmbientClearAll", []); }
+  setKeepCaps(...a: Parameters<Sys["setKeepCaps"]>) { this.record("setKeepCaps", a); }
+  setNoNewPrivs() { this.record("setNoNewPrivs", []); }
+  setrlimit(...a: Parameters<Sys["setrlimit"]>) { this.record("setrlimit", a); }
+  setresuid(...a: Parameters<Sys["setresuid"]>) { this.record("setresuid", a); }
+  setresgid(...a: Parameters<Sys["setresgid"]>) { this.record("setresgid", a); }
+  setgroups(...a: Parameters<Sys["setgroups"]>) { this.record("setgroups", a); }
+  chdir(...a: Parameters<Sys["chdir"]>) { this.record("chdir", a); }
+  mknod(...a: Parameters<Sys["mknod"]>) { this.record("mknod", a); }
+  lsetxattr(path: string, name: string, value: Uint8Array) {
+    this.record("lsetxattr", [path, name, value]);
+    this.xattrs.set(`${path}\0${name}`, value);
+  }
+  lgetxattr(path: string, name: string) {
+    this.record("lgetxattr", [path, name]);
+    return this.xattrs.get(`${path}\0${name}`) ?? null;
+  }
+  setCloexec(...a: Parameters<Sys["setCloexec"]>) { this.record("setCloexec", a); }
+  linkUp(...a: Parameters<Sys["linkUp"]>) { this.record("linkUp", a); }
+  execve(path: string, argv: string[], envp: string[]): never {
+    this.record("execve", [path, argv, envp]);
+    throw new FakeExec(path, argv, envp);
+  }
+}
+
+/** Thrown by FakeSys.execve so the code under test stops where a real exec would. */
+export class FakeExec extends Error {
+  constructor(readonly path: string, readonly argv: string[], readonly envp: string[]) {
+    super(`exec ${path}`);
+  }
+}

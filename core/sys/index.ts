@@ -1,0 +1,87 @@
+// The syscall layer: every kernel call that node:fs cannot make goes through
+// this one interface. `libc.ts` is the real implementation (bun:ffi into
+// libc); `fake.ts` records calls for unit tests of the logic above it.
+//
+// Credentials, capabilities, namespaces and seccomp are per thread in Linux:
+// call these from the JS main thread, and execve from it.
+
+export interface Sys {
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data?: string | null): void;
+  umount(target: string, flags?: number): void;
+  pivotRoot(newRoot: string, putOld: string): void;
+  sethostname(name: string): void;
+  setns(fd: number, nstype: number): void;
+  unshare(flags: number): void;
+  /** Set the effective, permitted and inheritable capability sets (64-bit masks). */
+  capset(effective: bigint, permitted: bigint, inheritable: bigint): void;
+  /** Drop one capability from the bounding set. */
+  capbsetDrop(cap: number): void;
+  /** Clear the ambient capability set. */
+  capAmbientClearAll(): void;
+  setKeepCaps(on: boolean): void;
+  setNoNewPrivs(): void;
+  setrlimit(resource: number, soft: bigint, hard: bigint): void;
+  setresuid(ruid: number, euid: number, suid: number): void;
+  setresgid(rgid: number, egid: number, sgid: number): void;
+  setgroups(gids: number[]): void;
+  chdir(path: string): void;
+  mknod(path: string, mode: number, dev: number): void;
+  lsetxattr(path: string, name: string, value: Uint8Array): void;
+  lgetxattr(path: string, name: string): Uint8Array | null;
+  /** Set or clear FD_CLOEXEC on a descriptor. */
+  setCloexec(fd: number, on: boolean): void;
+  /** Bring a network interface up in the calling thread's network namespace. */
+  linkUp(ifname: string): void;
+  /** Replace the process image. Returns only by throwing a SysError. */
+  execve(path: string, argv: string[], envp: string[]): never;
+}
+
+// Linux constants (x86_64), named as in the kernel headers.
+export const MS = {
+  RDONLY: 0x1,
+  NOSUID: 0x2,
+  NODEV: 0x4,
+  NOEXEC: 0x8,
+  REMOUNT: 0x20,
+  NOATIME: 0x400,
+  NODIRATIME: 0x800,
+  BIND: 0x1000,
+  MOVE: 0x2000,
+  REC: 0x4000,
+  SILENT: 0x8000,
+  PRIVATE: 0x40000,
+  SLAVE: 0x80000,
+  SHARED: 0x100000,
+  RELATIME: 0x200000,
+  STRICTATIME: 0x1000000,
+} as const;
+
+export const MNT_DETACH = 0x2;
+
+export const CLONE = {
+  NEWNS: 0x00020000,
+  NEWCGROUP: 0x02000000,
+  NEWUTS: 0x04000000,
+  NEWIPC: 0x08000000,
+  NEWUSER: 0x10000000,
+  NEWPID: 0x20000000,
+  NEWNET: 0x40000000,
+} as const;
+
+export const RLIMIT: Record<string, number> = {
+  cpu: 0, fsize: 1, data: 2, stack: 3, core: 4, rss: 5, nproc: 6, nofile: 7,
+  memlock: 8, as: 9, locks: 10, sigpending: 11, msgqueue: 12, nice: 13, rtprio: 14, rttime: 15,
+};
+export const RLIM_INFINITY = 0xffffffffffffffffn;
+
+export const S_IFCHR = 0o020000;
+export const makedev = (major: number, minor: number) => (major << 8) | minor;
+
+// errno numbers for x86_64, for turning a failed call into a SysError code.
+export const ERRNO_NAMES: Record<number, string> = {
+  1: "EPERM", 2: "ENOENT", 3: "ESRCH", 4: "EINTR", 5: "EIO", 7: "E2BIG", 8: "ENOEXEC", 9: "EBADF",
+  11: "EAGAIN", 12: "ENOMEM", 13: "EACCES", 14: "EFAULT", 16: "EBUSY", 17: "EEXIST", 18: "EXDEV",
+  19: "ENODEV", 20: "ENOTDIR", 21: "EISDIR", 22: "EINVAL", 24: "EMFILE", 26: "ETXTBSY", 28: "ENOSPC",
+  30: "EROFS", 36: "ENAMETOOLONG", 38: "ENOSYS", 39: "ENOTEMPTY", 40: "ELOOP", 61: "ENODATA",
+  95: "EOPNOTSUPP",
+};
