@@ -103,3 +103,16 @@ export function strerror(code: string): string {
     } as Record<string, string>
   )[code] ?? code.toLowerCase();
 }
+
+/**
+ * A container process could not be started. `exitCode` follows Docker:
+ * 125 the engine failed, 126 the command cannot be executed, 127 not found.
+ */
+export class StartError extends BerthError {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(exitCode === 127 ? "NotFound" : exitCode === 126 ? "PermissionDenied" : "FailedPrecondition", message);
+  }
+}

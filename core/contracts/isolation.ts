@@ -37,15 +37,21 @@ export interface SandboxSpec {
   rootfs: string;
   hostname: string;
   readonlyRootfs: boolean;
+  /**
+   * Mounted in order, after the root filesystem is bound onto itself.
+   * Mounts with "ro" are made read-only once all are in place, so that
+   * mount points can still be created under them.
+   */
   mounts: MountSpec[];
   maskedPaths: string[];
   readonlyPaths: string[];
   /** Network namespace to join (a bind-mounted nsfs file); absent shares the host's. */
   netnsPath?: string;
-  /** cgroup files the process writes "0" to in order to join its cgroup, before anything else. */
+  /**
+   * cgroup files the process writes "0" to, to join its cgroup before
+   * anything else; it then enters a private cgroup namespace.
+   */
   cgroupJoin: string[];
-  /** Filesystems to mount under /sys/fs/cgroup, seen through a private cgroup namespace. */
-  cgroupMounts: MountSpec[];
   process: ProcessSpec;
 }
 
@@ -53,6 +59,8 @@ export interface ExitStatus {
   /** Docker's convention: the exit code, or 128 + signal number when killed by a signal. */
   code: number;
   signal?: string;
+  /** Why the command could not run, when that became known only after it was started. */
+  error?: string;
 }
 
 export type StdioSpec = "inherit" | "ignore" | number;

@@ -29,6 +29,7 @@ export class FakeSys implements Sys {
   umount(...a: Parameters<Sys["umount"]>) { this.record("umount", a); }
   pivotRoot(...a: Parameters<Sys["pivotRoot"]>) { this.record("pivotRoot", a); }
   sethostname(...a: Parameters<Sys["sethostname"]>) { this.record("sethostname", a); }
+  setsid() { this.record("setsid", []); }
   setns(...a: Parameters<Sys["setns"]>) { this.record("setns", a); }
   unshare(...a: Parameters<Sys["unshare"]>) { this.record("unshare", a); }
   capset(...a: Parameters<Sys["capset"]>) { this.record("capset", a); }

@@ -10,6 +10,8 @@ export interface Sys {
   umount(target: string, flags?: number): void;
   pivotRoot(newRoot: string, putOld: string): void;
   sethostname(name: string): void;
+  /** Start a new session (and process group) led by the caller. */
+  setsid(): void;
   setns(fd: number, nstype: number): void;
   unshare(flags: number): void;
   /** Set the effective, permitted and inheritable capability sets (64-bit masks). */

@@ -14,6 +14,7 @@ function load() {
     umount2: { args: [P, i32], returns: i32 },
     syscall: { args: [i64, P, P], returns: i64 },
     sethostname: { args: [P, u64], returns: i32 },
+    setsid: { args: [], returns: i32 },
     setns: { args: [i32, i32], returns: i32 },
     unshare: { args: [i32], returns: i32 },
     capset: { args: [P, P], returns: i32 },
@@ -81,6 +82,9 @@ export const libcSys: Sys = {
   sethostname(name) {
     const b = Buffer.from(name);
     check(libc().sethostname(b, b.length), "sethostname", name);
+  },
+  setsid() {
+    check(libc().setsid(), "setsid");
   },
   setns(fd, nstype) {
     check(libc().setns(fd, nstype), "setns");

@@ -1,0 +1,17 @@
+// berth version.
+import type { CommandDef } from "../args.ts";
+import pkg from "../../../package.json" with { type: "json" };
+
+export const command: CommandDef = {
+  name: "version",
+  usage: "version",
+  summary: "Show the berth version information",
+  flags: [],
+  maxArgs: 0,
+  async run() {
+    process.stdout.write(
+      `Client:\n Version:    ${pkg.version}\n Bun:        ${Bun.version}\n OS/Arch:    linux/amd64\n`,
+    );
+    return 0;
+  },
+};

@@ -1,0 +1,154 @@
+// Container and image records in the shapes of the Docker Engine API, so
+// the API server and `inspect` hand them out as they are.
+
+/** Docker's container Config (the image-independent part of a create request). */
+export interface ContainerConfig {
+  Hostname?: string;
+  Domainname?: string;
+  User?: string;
+  AttachStdin?: boolean;
+  AttachStdout?: boolean;
+  AttachStderr?: boolean;
+  Tty?: boolean;
+  OpenStdin?: boolean;
+  StdinOnce?: boolean;
+  Env?: string[];
+  Cmd?: string[] | null;
+  Entrypoint?: string[] | null;
+  Image?: string;
+  WorkingDir?: string;
+  Labels?: Record<string, string>;
+  StopSignal?: string;
+  ExposedPorts?: Record<string, object>;
+  Volumes?: Record<string, object> | null;
+}
+
+export interface Ulimit {
+  Name: string;
+  Soft: number;
+  Hard: number;
+}
+
+export interface RestartPolicy {
+  Name: "" | "no" | "always" | "unless-stopped" | "on-failure";
+  MaximumRetryCount?: number;
+}
+
+/** Docker's HostConfig, the fields berth implements. */
+export interface HostConfig {
+  Binds?: string[] | null;
+  Tmpfs?: Record<string, string>;
+  ReadonlyRootfs?: boolean;
+  NetworkMode?: string;
+  AutoRemove?: boolean;
+  Memory?: number;
+  MemorySwap?: number;
+  NanoCpus?: number;
+  CpuShares?: number;
+  CpusetCpus?: string;
+  PidsLimit?: number | null;
+  BlkioWeight?: number;
+  Ulimits?: Ulimit[] | null;
+  CapAdd?: string[] | null;
+  CapDrop?: string[] | null;
+  Privileged?: boolean;
+  RestartPolicy?: RestartPolicy;
+  SecurityOpt?: string[] | null;
+}
+
+/** A create request: POST /containers/create's body. */
+export interface CreateRequest extends ContainerConfig {
+  HostConfig?: HostConfig;
+}
+
+export type ContainerStatus = "created" | "running" | "paused" | "restarting" | "removing" | "exited" | "dead";
+
+/** Docker's State object. */
+export interface ContainerState {
+  Status: ContainerStatus;
+  Running: boolean;
+  Paused: boolean;
+  Restarting: boolean;
+  OOMKilled: boolean;
+  Dead: boolean;
+  Pid: number;
+  ExitCode: number;
+  Error: string;
+  StartedAt: string;
+  FinishedAt: string;
+}
+
+export const ZERO_TIME = "0001-01-01T00:00:00Z";
+
+export const newState = (): ContainerState => ({
+  Status: "created",
+  Running: false,
+  Paused: false,
+  Restarting: false,
+  OOMKilled: false,
+  Dead: false,
+  Pid: 0,
+  ExitCode: 0,
+  Error: "",
+  StartedAt: ZERO_TIME,
+  FinishedAt: ZERO_TIME,
+});
+
+export interface MountPoint {
+  Type: "bind" | "volume" | "tmpfs";
+  Source: string;
+  Destination: string;
+  Mode: string;
+  RW: boolean;
+  Propagation: string;
+}
+
+export interface ContainerRecord {
+  Id: string;
+  /** With Docker's leading slash: "/web". */
+  Name: string;
+  Created: string;
+  /** The image ID ("sha256:..."). */
+  Image: string;
+  Path: string;
+  Args: string[];
+  Config: ContainerConfig;
+  HostConfig: HostConfig;
+  State: ContainerState;
+  Mounts: MountPoint[];
+  Driver: string;
+  /** Host start time of State.Pid (/proc/<pid>/stat field 22), so a reused pid is not mistaken for it. */
+  PidStartTime?: number;
+}
+
+/** OCI image config (application/vnd.oci.image.config.v1+json). */
+export interface ImageConfig {
+  created?: string;
+  author?: string;
+  architecture: string;
+  os: string;
+  config?: {
+    User?: string;
+    ExposedPorts?: Record<string, object>;
+    Env?: string[];
+    Entrypoint?: string[] | null;
+    Cmd?: string[] | null;
+    Volumes?: Record<string, object> | null;
+    WorkingDir?: string;
+    Labels?: Record<string, string> | null;
+    StopSignal?: string;
+  };
+  rootfs: { type: "layers"; diff_ids: string[] };
+  history?: { created?: string; created_by?: string; comment?: string; empty_layer?: boolean }[];
+}
+
+export interface ImageRecord {
+  /** "sha256:<hex of the config blob>". */
+  id: string;
+  config: ImageConfig;
+  /** Digest of the manifest berth keeps for it. */
+  manifestDigest: string;
+  /** Uncompressed bytes of all layers. */
+  size: number;
+  created: string;
+}

@@ -1,0 +1,90 @@
+// The content store: blobs addressed by their sha256 digest, shared by
+// every image that uses them. Written to a temporary file, synced, then
+// renamed into place, so a crash never leaves a half blob under a digest.
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { invalidArgument, notFound } from "../errors.ts";
+
+export class ContentStore {
+  constructor(private readonly dir: string) {
+    mkdirSync(`${dir}/sha256`, { recursive: true, mode: 0o700 });
+    mkdirSync(`${dir}/ingest`, { recursive: true, mode: 0o700 });
+  }
+
+  path(digest: string): string {
+    const hex = digest.replace(/^sha256:/, "");
+    if (!/^[a-f0-9]{64}$/.test(hex)) throw invalidArgument(`invalid digest "${digest}"`);
+    return `${this.dir}/sha256/${hex}`;
+  }
+
+  has(digest: string): boolean {
+    return existsSync(this.path(digest));
+  }
+
+  size(digest: string): number {
+    return statSync(this.path(digest)).size;
+  }
+
+  /** Stream a blob's bytes. */
+  read(digest: string): AsyncIterable<Uint8Array> {
+    if (!this.has(digest)) throw notFound(`blob ${digest} is not in the content store`);
+    return Bun.file(this.path(digest)).stream() as unknown as AsyncIterable<Uint8Array>;
+  }
+
+  async readJSON<T>(digest: string): Promise<T> {
+    return Bun.file(this.path(digest)).json();
+  }
+
+  /**
+   * Store a stream; resolves to its digest and size. With `expected`,
+   * a mismatch is an error and nothing is stored.
+   */
+  async ingest(src: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, expected?: string): Promise<{ digest: string; size: number }> {
+    const tmp = `${this.dir}/ingest/${randomBytes(8).toString("hex")}`;
+    const fd = openSync(tmp, "w", 0o600);
+    const hash = new Bun.CryptoHasher("sha256");
+    let size = 0;
+    try {
+      for await (const chunk of src) {
+        hash.update(chunk);
+        size += chunk.length;
+        for (let off = 0; off < chunk.length; ) off += writeSync(fd, chunk, off);
+      }
+      fsyncSync(fd);
+    } catch (err) {
+      closeSync(fd);
+      rmSync(tmp, { force: true });
+      throw err;
+    }
+    closeSync(fd);
+    const digest = `sha256:${hash.digest("hex")}`;
+    if (expected && expected !== digest) {
+      rmSync(tmp, { force: true });
+      throw invalidArgument(`content digest mismatch: expected ${expected}, got ${digest}`);
+    }
+    renameSync(tmp, this.path(digest));
+    return { digest, size };
+  }
+
+  /** Store small bytes (configs, manifests). */
+  async put(bytes: Uint8Array | string): Promise<string> {
+    const data = typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes;
+    return (await this.ingest([data])).digest;
+  }
+
+  delete(digest: string) {
+    rmSync(this.path(digest), { force: true });
+  }
+
+  /** Every stored digest. */
+  list(): string[] {
+    return readdirSync(`${this.dir}/sha256`).map((h) => `sha256:${h}`);
+  }
+
+  /** Remove what interrupted writes left behind. Call when no write is in progress. */
+  cleanIngest() {
+    for (const f of readdirSync(`${this.dir}/ingest`)) rmSync(`${this.dir}/ingest/${f}`, { force: true });
+  }
+}
+
+export const sha256 = (data: Uint8Array | string) => `sha256:${new Bun.CryptoHasher("sha256").update(data).digest("hex")}`;

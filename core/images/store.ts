@@ -1,0 +1,173 @@
+// Images: configs and manifests in the content store, names and layer
+// metadata in the state database, unpacked layers in the storage driver.
+import type { StorageDriver } from "../contracts/storage.ts";
+import { conflict, invalidArgument, notFound } from "../errors.ts";
+import type { ImageConfig, ImageRecord } from "../engine/types.ts";
+import type { StateDB } from "../state/db.ts";
+import { ContentStore, sha256 } from "./blobs.ts";
+import { applyChanges } from "./changes.ts";
+import { decompress } from "./compression.ts";
+import { familiarName, fullName, normalize, parseReference } from "./reference.ts";
+
+const LAYER_TAR = "application/vnd.oci.image.layer.v1.tar";
+const OCI_CONFIG = "application/vnd.oci.image.config.v1+json";
+const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
+
+/** Chain IDs of a list of diff IDs (OCI image spec, config.md). */
+export function chainIds(diffIds: string[]): string[] {
+  const out: string[] = [];
+  for (const d of diffIds) out.push(out.length === 0 ? d : sha256(`${out[out.length - 1]} ${d}`));
+  return out;
+}
+
+export interface ImportOptions {
+  /** Repository[:tag] to give the image. */
+  ref?: string;
+  /** Dockerfile instructions applied to the config (`--change`). */
+  changes?: string[];
+  message?: string;
+  /** Shown in the history comment: a file name or "-". */
+  source: string;
+}
+
+export class ImageStore {
+  constructor(
+    private readonly db: StateDB,
+    readonly blobs: ContentStore,
+    private readonly driver: StorageDriver,
+  ) {}
+
+  /** An image by name[:tag], full or short ID. */
+  resolve(nameOrId: string): ImageRecord {
+    const hex = nameOrId.replace(/^sha256:/, "");
+    if (/^[a-f0-9]{12,64}$/.test(hex)) {
+      const found = this.db.findImages(hex);
+      if (found.length === 1) return found[0]!;
+      if (found.length > 1) throw conflict(`image ID prefix "${nameOrId}" is ambiguous: it matches ${found.length} images`);
+    }
+    let key: string;
+    try {
+      key = normalize(nameOrId);
+    } catch (err) {
+      if (/^sha256:/.test(nameOrId)) throw notFound(`No such image: ${nameOrId}`);
+      throw err;
+    }
+    const id = this.db.getTag(key);
+    const img = id ? this.db.getImage(id) : undefined;
+    if (!img) throw notFound(`No such image: ${familiarName(parseReference(nameOrId))}`, "import or pull it first (berth import FILE NAME:TAG)");
+    return img;
+  }
+
+  list(): { image: ImageRecord; tags: string[] }[] {
+    return this.db.listImages().map((image) => ({ image, tags: this.db.tagsOf(image.id).map((t) => familiarName(parseReference(t))) }));
+  }
+
+  tagsOf(imageId: string): string[] {
+    return this.db.tagsOf(imageId).map((t) => familiarName(parseReference(t)));
+  }
+
+  tag(imageId: string, ref: string) {
+    const r = parseReference(ref);
+    if (r.digest) throw invalidArgument(`cannot tag with a digest reference: "${ref}"`);
+    this.db.setTag(fullName(r), imageId);
+  }
+
+  /** Import a root filesystem tarball (plain, gzip or zstd) as a one-layer image. */
+  async import(src: AsyncIterable<Uint8Array>, opts: ImportOptions): Promise<ImageRecord> {
+    if (opts.ref) parseReference(opts.ref); // reject a bad name before reading anything
+    const { digest: diffId, size: blobSize } = await this.blobs.ingest(decompress(src));
+    const [chainId] = chainIds([diffId]) as [string];
+    const { size } = await this.driver.createLayer(chainId, null, this.blobs.read(diffId));
+    this.db.putLayer({ chain_id: chainId, diff_id: diffId, parent: null, blob: diffId, media_type: LAYER_TAR, blob_size: blobSize, size });
+
+    const created = new Date().toISOString();
+    const config: ImageConfig = {
+      architecture: "amd64",
+      os: "linux",
+      created,
+      config: applyChanges({}, opts.changes ?? []),
+      rootfs: { type: "layers", diff_ids: [diffId] },
+      history: [{ created, comment: opts.message || `Imported from ${opts.source}` }],
+    };
+    const configBytes = JSON.stringify(config);
+    const id = await this.blobs.put(configBytes);
+    const manifest = {
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config: { mediaType: OCI_CONFIG, digest: id, size: Buffer.byteLength(configBytes) },
+      layers: [{ mediaType: LAYER_TAR, digest: diffId, size: blobSize }],
+    };
+    const manifestDigest = await this.blobs.put(JSON.stringify(manifest));
+    const record: ImageRecord = { id, config, manifestDigest, size, created };
+    this.db.tx(() => {
+      this.db.putImage(record);
+      if (opts.ref) this.tag(id, opts.ref);
+    });
+    return record;
+  }
+
+  /** Make sure every layer of `image` is unpacked for the driver; returns the top chain ID. */
+  async ensureUnpacked(image: ImageRecord): Promise<string | null> {
+    const chains = chainIds(image.config.rootfs.diff_ids);
+    let parent: string | null = null;
+    for (const chain of chains) {
+      if (!this.driver.hasLayer(chain)) {
+        const row = this.db.getLayer(chain);
+        if (!row || !this.blobs.has(row.blob)) throw notFound(`layer ${chain} of image ${image.id} is missing from the content store`, "pull or import the image again");
+        await this.driver.createLayer(chain, parent, decompress(this.blobs.read(row.blob)));
+      }
+      parent = chain;
+    }
+    return parent;
+  }
+
+  /**
+   * `rmi`: untag `nameOrId`, and delete the image once nothing names or
+   * uses it. Returns Docker's report lines ("Untagged: ...", "Deleted: ...").
+   * @param usedBy container IDs using an image, and whether each runs
+   */
+  async remove(nameOrId: string, force: boolean, usedBy: (imageId: string) => { id: string; running: boolean }[]): Promise<string[]> {
+    const image = this.resolve(nameOrId);
+    const byId = image.id.replace(/^sha256:/, "").startsWith(nameOrId.replace(/^sha256:/, ""));
+    const tags = this.db.tagsOf(image.id);
+    const users = usedBy(image.id);
+    const short = image.id.slice(7, 19);
+    const report: string[] = [];
+
+    if (!byId) {
+      const key = normalize(nameOrId);
+      if (tags.length > 1 || (users.length > 0 && force)) {
+        this.db.deleteTag(key);
+        return [`Untagged: ${familiarName(parseReference(key))}`];
+      }
+      if (users.length > 0) {
+        throw conflict(`conflict: unable to remove repository reference "${nameOrId}" (must force) - container ${users[0]!.id.slice(0, 12)} is using its referenced image ${short}`);
+      }
+    } else {
+      const running = users.find((u) => u.running);
+      if (running) throw conflict(`conflict: unable to delete ${short} (cannot be forced) - image is being used by running container ${running.id.slice(0, 12)}`);
+      if (!force && users.length > 0) throw conflict(`conflict: unable to delete ${short} (must be forced) - image is being used by stopped container ${users[0]!.id.slice(0, 12)}`);
+      if (!force && tags.length > 1) throw conflict(`conflict: unable to delete ${short} (must be forced) - image is referenced in multiple repositories`);
+    }
+
+    for (const t of tags) report.push(`Untagged: ${familiarName(parseReference(t))}`);
+    this.db.tx(() => this.db.deleteImage(image.id));
+    report.push(`Deleted: ${image.id}`);
+    await this.pruneLayers();
+    this.blobs.delete(image.id);
+    this.blobs.delete(image.manifestDigest);
+    return report;
+  }
+
+  /** Delete layers (metadata, blob, unpacked tree) no image refers to any more. */
+  private async pruneLayers() {
+    const used = new Set(this.db.listImages().flatMap((i) => chainIds(i.config.rootfs.diff_ids)));
+    const usedBlobs = new Set(this.db.listLayers().filter((l) => used.has(l.chain_id)).map((l) => l.blob));
+    for (const layer of this.db.listLayers()) {
+      if (used.has(layer.chain_id)) continue;
+      this.db.deleteLayer(layer.chain_id);
+      await this.driver.removeLayer(layer.chain_id);
+      if (!usedBlobs.has(layer.blob)) this.blobs.delete(layer.blob);
+    }
+  }
+}

@@ -1,0 +1,196 @@
+// berth's state: one SQLite database (WAL) under the root directory.
+// Images, tags, layers and containers; every change is a transaction.
+import { Database } from "bun:sqlite";
+import type { ContainerRecord, ImageRecord } from "../engine/types.ts";
+
+const MIGRATIONS = [
+  `CREATE TABLE images (
+     id TEXT PRIMARY KEY,
+     config TEXT NOT NULL,
+     manifest_digest TEXT NOT NULL,
+     size INTEGER NOT NULL,
+     created TEXT NOT NULL);
+   CREATE TABLE tags (
+     ref TEXT PRIMARY KEY,
+     image_id TEXT NOT NULL REFERENCES images(id));
+   CREATE INDEX tags_image ON tags(image_id);
+   CREATE TABLE layers (
+     chain_id TEXT PRIMARY KEY,
+     diff_id TEXT NOT NULL,
+     parent TEXT,
+     blob TEXT NOT NULL,
+     media_type TEXT NOT NULL,
+     blob_size INTEGER NOT NULL,
+     size INTEGER NOT NULL);
+   CREATE TABLE containers (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL UNIQUE,
+     image_id TEXT NOT NULL,
+     record TEXT NOT NULL);
+   CREATE INDEX containers_image ON containers(image_id);`,
+];
+
+export interface LayerRow {
+  chain_id: string;
+  diff_id: string;
+  parent: string | null;
+  blob: string;
+  media_type: string;
+  blob_size: number;
+  /** Bytes of file content once unpacked. */
+  size: number;
+}
+
+export class StateDB {
+  readonly db: Database;
+
+  constructor(path: string) {
+    this.db = new Database(path, { create: true, strict: true });
+    this.db.exec("PRAGMA busy_timeout = 10000");
+    this.db.exec("PRAGMA journal_mode = WAL");
+    this.db.exec("PRAGMA synchronous = NORMAL");
+    this.db.exec("PRAGMA foreign_keys = ON");
+    this.migrate();
+  }
+
+  private migrate() {
+    const { user_version } = this.db.query("PRAGMA user_version").get() as { user_version: number };
+    if (user_version >= MIGRATIONS.length) return;
+    this.db.transaction(() => {
+      for (let v = user_version; v < MIGRATIONS.length; v++) this.db.exec(MIGRATIONS[v]!);
+      this.db.exec(`PRAGMA user_version = ${MIGRATIONS.length}`);
+    }).immediate();
+  }
+
+  /** Run `fn` in one write transaction (BEGIN IMMEDIATE: no lost updates between processes). */
+  tx<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  close() {
+    this.db.close();
+  }
+
+  // ------------------------------------------------------------ images
+
+  putImage(img: ImageRecord) {
+    this.db
+      .query("INSERT OR REPLACE INTO images (id, config, manifest_digest, size, created) VALUES (?, ?, ?, ?, ?)")
+      .run(img.id, JSON.stringify(img.config), img.manifestDigest, img.size, img.created);
+  }
+
+  getImage(id: string): ImageRecord | undefined {
+    const row = this.db.query("SELECT * FROM images WHERE id = ?").get(id) as ImageRow | null;
+    return row ? toImage(row) : undefined;
+  }
+
+  /** Images whose id starts with `prefix` ("sha256:" optional). */
+  findImages(prefix: string): ImageRecord[] {
+    const full = prefix.startsWith("sha256:") ? prefix : `sha256:${prefix}`;
+    const rows = this.db.query("SELECT * FROM images WHERE id >= ? AND id < ? || 'g'").all(full, full) as ImageRow[];
+    return rows.map(toImage);
+  }
+
+  listImages(): ImageRecord[] {
+    return (this.db.query("SELECT * FROM images ORDER BY created DESC").all() as ImageRow[]).map(toImage);
+  }
+
+  deleteImage(id: string) {
+    this.db.query("DELETE FROM tags WHERE image_id = ?").run(id);
+    this.db.query("DELETE FROM images WHERE id = ?").run(id);
+  }
+
+  setTag(ref: string, imageId: string) {
+    this.db.query("INSERT OR REPLACE INTO tags (ref, image_id) VALUES (?, ?)").run(ref, imageId);
+  }
+
+  getTag(ref: string): string | undefined {
+    return (this.db.query("SELECT image_id FROM tags WHERE ref = ?").get(ref) as { image_id: string } | null)?.image_id;
+  }
+
+  tagsOf(imageId: string): string[] {
+    return (this.db.query("SELECT ref FROM tags WHERE image_id = ? ORDER BY ref").all(imageId) as { ref: string }[]).map((r) => r.ref);
+  }
+
+  deleteTag(ref: string) {
+    this.db.query("DELETE FROM tags WHERE ref = ?").run(ref);
+  }
+
+  // ------------------------------------------------------------ layers
+
+  putLayer(row: LayerRow) {
+    this.db
+      .query("INSERT OR IGNORE INTO layers (chain_id, diff_id, parent, blob, media_type, blob_size, size) VALUES (?, ?, ?, ?, ?, ?, ?)")
+      .run(row.chain_id, row.diff_id, row.parent, row.blob, row.media_type, row.blob_size, row.size);
+  }
+
+  getLayer(chainId: string): LayerRow | undefined {
+    return (this.db.query("SELECT * FROM layers WHERE chain_id = ?").get(chainId) as LayerRow | null) ?? undefined;
+  }
+
+  listLayers(): LayerRow[] {
+    return this.db.query("SELECT * FROM layers").all() as LayerRow[];
+  }
+
+  deleteLayer(chainId: string) {
+    this.db.query("DELETE FROM layers WHERE chain_id = ?").run(chainId);
+  }
+
+  // ------------------------------------------------------------ containers
+
+  insertContainer(c: ContainerRecord) {
+    this.db
+      .query("INSERT INTO containers (id, name, image_id, record) VALUES (?, ?, ?, ?)")
+      .run(c.Id, c.Name, c.Image, JSON.stringify(c));
+  }
+
+  saveContainer(c: ContainerRecord) {
+    this.db.query("UPDATE containers SET name = ?, record = ? WHERE id = ?").run(c.Name, JSON.stringify(c), c.Id);
+  }
+
+  getContainer(id: string): ContainerRecord | undefined {
+    const row = this.db.query("SELECT record FROM containers WHERE id = ?").get(id) as { record: string } | null;
+    return row ? JSON.parse(row.record) : undefined;
+  }
+
+  /** By exact name ("/web" or "web"). */
+  getContainerByName(name: string): ContainerRecord | undefined {
+    const n = name.startsWith("/") ? name : `/${name}`;
+    const row = this.db.query("SELECT record FROM containers WHERE name = ?").get(n) as { record: string } | null;
+    return row ? JSON.parse(row.record) : undefined;
+  }
+
+  findContainers(idPrefix: string): ContainerRecord[] {
+    const rows = this.db.query("SELECT record FROM containers WHERE id >= ? AND id < ? || 'g'").all(idPrefix, idPrefix) as { record: string }[];
+    return rows.map((r) => JSON.parse(r.record));
+  }
+
+  listContainers(): ContainerRecord[] {
+    const rows = this.db.query("SELECT record FROM containers").all() as { record: string }[];
+    return rows.map((r) => JSON.parse(r.record) as ContainerRecord).sort((a, b) => b.Created.localeCompare(a.Created));
+  }
+
+  containersUsingImage(imageId: string): string[] {
+    return (this.db.query("SELECT id FROM containers WHERE image_id = ?").all(imageId) as { id: string }[]).map((r) => r.id);
+  }
+
+  deleteContainer(id: string) {
+    this.db.query("DELETE FROM containers WHERE id = ?").run(id);
+  }
+}
+
+interface ImageRow {
+  id: string;
+  config: string;
+  manifest_digest: string;
+  size: number;
+  created: string;
+}
+
+const toImage = (r: ImageRow): ImageRecord => ({
+  id: r.id,
+  config: JSON.parse(r.config),
+  manifestDigest: r.manifest_digest,
+  size: r.size,
+  created: r.created,
+});

@@ -1,0 +1,312 @@
+// What the container's first process does inside its new namespaces before
+// it becomes the user's command: join the cgroup, build the mount tree,
+// pivot_root into it, mask /proc, set hostname, user, limits and
+// capabilities. Everything goes through `Sys`, so a recording fake can
+// check the sequence without a kernel.
+import {
+  accessSync, chmodSync, constants, existsSync, mkdirSync, openSync, closeSync,
+  readFileSync, statSync, symlinkSync, writeFileSync,
+} from "node:fs";
+import { capMask, CAPABILITIES } from "../../../core/caps.ts";
+import type { MountSpec, SandboxSpec } from "../../../core/contracts/isolation.ts";
+import { BerthError, errnoCode, StartError, SysError } from "../../../core/errors.ts";
+import { resolveInRoot } from "../../../core/paths.ts";
+import { CLONE, makedev, MNT_DETACH, MS, RLIMIT, RLIM_INFINITY, S_IFCHR, type Sys } from "../../../core/sys/index.ts";
+import { resolveUser } from "./users.ts";
+
+export interface ExecTarget {
+  path: string;
+  argv: string[];
+  env: string[];
+}
+
+export interface SetupOptions {
+  /** Where the new root appears after pivot_root: "/" for real, the rootfs itself under a fake Sys. */
+  newRoot: string;
+  capLastCap: number;
+}
+
+const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/** Prepare the container and return what to execve. Throws StartError. */
+export function setupContainer(spec: SandboxSpec, sys: Sys, opts: SetupOptions): ExecTarget {
+  // Its own session: a terminal's Ctrl-C reaches berth, which forwards it
+  // once, instead of reaching the container directly as well.
+  sys.setsid();
+  joinCgroup(spec, sys);
+  if (spec.netnsPath) {
+    const fd = openSync(spec.netnsPath, "r");
+    sys.setns(fd, CLONE.NEWNET);
+    closeSync(fd);
+  }
+  buildMountTree(spec, sys);
+  pivotInto(spec.rootfs, sys);
+  const root = opts.newRoot;
+  for (const p of spec.maskedPaths) maskPath(root, p, sys);
+  for (const p of spec.readonlyPaths) readonlyPath(root, p, sys);
+  if (spec.readonlyRootfs) sys.mount(null, "/", null, MS.BIND | MS.REMOUNT | MS.RDONLY);
+  sys.sethostname(spec.hostname);
+
+  const proc = spec.process;
+  const user = withStartError(125, () =>
+    resolveUser(proc.user, readOr(`${root}/etc/passwd`), readOr(`${root}/etc/group`)),
+  );
+  const env = [...proc.env];
+  if (!env.some((e) => e.startsWith("HOME="))) env.push(`HOME=${user.home}`);
+
+  const cwd = resolveInRoot(root, proc.cwd);
+  if (!existsSync(cwd)) mkdirSync(cwd, { recursive: true, mode: 0o755 });
+  sys.chdir(cwd);
+
+  for (const r of proc.rlimits) {
+    const resource = RLIMIT[r.type];
+    if (resource === undefined) throw new StartError(`unknown rlimit "${r.type}"`, 125);
+    const big = (n: number) => (n < 0 ? RLIM_INFINITY : BigInt(n));
+    withStartError(125, () => sys.setrlimit(resource, big(r.soft), big(r.hard)), `setting ulimit ${r.type}=${r.soft}:${r.hard}`);
+  }
+
+  // Capabilities: shrink the bounding set, switch credentials, then set
+  // what root keeps. For other users the kernel clears the sets at execve,
+  // as in Docker (CapEff 0 for non-root, the bounding set still limited).
+  const keep = withStartError(125, () => capMask(proc.capabilities));
+  for (let cap = 0; cap <= opts.capLastCap; cap++) {
+    if (!(keep & (1n << BigInt(cap)))) sys.capbsetDrop(cap);
+  }
+  sys.setgroups(user.groups);
+  sys.setresgid(user.gid, user.gid, user.gid);
+  sys.setresuid(user.uid, user.uid, user.uid);
+  if (user.uid === 0) sys.capset(keep, keep, 0n);
+  sys.capAmbientClearAll();
+  if (proc.noNewPrivileges) sys.setNoNewPrivs();
+
+  const path = lookPath(root, proc.args[0] ?? "", env, proc.cwd);
+  return { path, argv: proc.args, env };
+}
+
+function joinCgroup(spec: SandboxSpec, sys: Sys) {
+  if (spec.cgroupJoin.length === 0) return;
+  for (const f of spec.cgroupJoin) writeFileSync(f, "0");
+  sys.unshare(CLONE.NEWCGROUP);
+}
+
+// ---------------------------------------------------------------- mounts
+
+const FLAG_OPTIONS: Record<string, [set: boolean, flag: number]> = {
+  ro: [true, MS.RDONLY], rw: [false, MS.RDONLY],
+  nosuid: [true, MS.NOSUID], suid: [false, MS.NOSUID],
+  nodev: [true, MS.NODEV], dev: [false, MS.NODEV],
+  noexec: [true, MS.NOEXEC], exec: [false, MS.NOEXEC],
+  noatime: [true, MS.NOATIME], atime: [false, MS.NOATIME],
+  nodiratime: [true, MS.NODIRATIME], diratime: [false, MS.NODIRATIME],
+  relatime: [true, MS.RELATIME], norelatime: [false, MS.RELATIME],
+  strictatime: [true, MS.STRICTATIME], nostrictatime: [false, MS.STRICTATIME],
+  bind: [true, MS.BIND], rbind: [true, MS.BIND | MS.REC],
+};
+const PROPAGATION_OPTIONS: Record<string, number> = {
+  private: MS.PRIVATE, rprivate: MS.PRIVATE | MS.REC,
+  slave: MS.SLAVE, rslave: MS.SLAVE | MS.REC,
+  shared: MS.SHARED, rshared: MS.SHARED | MS.REC,
+};
+
+export interface ParsedOptions {
+  flags: number;
+  propagation: number;
+  data: string;
+}
+
+/** Split mount(8)-style options into mount(2) flags, propagation and the data string. */
+export function parseMountOptions(options: string[]): ParsedOptions {
+  let flags = 0;
+  let propagation = 0;
+  const data: string[] = [];
+  for (const o of options) {
+    const f = FLAG_OPTIONS[o];
+    if (f) flags = f[0] ? flags | f[1] : flags & ~f[1];
+    else if (PROPAGATION_OPTIONS[o] !== undefined) propagation = PROPAGATION_OPTIONS[o]!;
+    else data.push(o);
+  }
+  return { flags, propagation, data: data.join(",") };
+}
+
+/** Bind the rootfs onto itself (pivot_root needs a mount point), then mount everything into it. */
+function buildMountTree(spec: SandboxSpec, sys: Sys) {
+  const root = spec.rootfs;
+  sys.mount(root, root, null, MS.BIND | MS.REC);
+  const readOnly: { dest: string; keep: number }[] = [];
+  for (const m of spec.mounts) {
+    const dest = mountOne(root, m, sys);
+    const { flags } = parseMountOptions(m.options);
+    if (flags & MS.RDONLY) readOnly.push({ dest, keep: flags & (MS.NOSUID | MS.NODEV | MS.NOEXEC) });
+    if (m.destination === "/dev") createDevices(dest, sys);
+  }
+  // Read-only last, deepest first, so mount points under them could be made.
+  for (const { dest, keep } of readOnly.reverse()) {
+    sys.mount(null, dest, null, MS.BIND | MS.REMOUNT | MS.RDONLY | keep);
+  }
+}
+
+function mountOne(root: string, m: MountSpec, sys: Sys): string {
+  const dest = resolveInRoot(root, m.destination);
+  const { flags, propagation, data } = parseMountOptions(m.options);
+  const writable = flags & ~MS.RDONLY;
+  try {
+    if (m.type === "bind") {
+      const sourceIsDir = statSync(m.source).isDirectory();
+      ensureMountPoint(dest, sourceIsDir);
+      sys.mount(m.source, dest, null, MS.BIND | (writable & MS.REC));
+      const extra = writable & ~(MS.BIND | MS.REC);
+      if (extra) sys.mount(null, dest, null, MS.BIND | MS.REMOUNT | extra);
+    } else {
+      ensureMountPoint(dest, true);
+      sys.mount(m.source, dest, m.type, writable, data || null);
+    }
+    if (propagation) sys.mount(null, dest, null, propagation);
+  } catch (err) {
+    throw new StartError(`error mounting "${m.source}" to rootfs at "${m.destination}": ${describe(err)}`, 125);
+  }
+  return dest;
+}
+
+function ensureMountPoint(path: string, directory: boolean) {
+  if (existsSync(path)) return;
+  if (directory) {
+    mkdirSync(path, { recursive: true, mode: 0o755 });
+  } else {
+    mkdirSync(path.slice(0, path.lastIndexOf("/")) || "/", { recursive: true, mode: 0o755 });
+    writeFileSync(path, "", { mode: 0o644 });
+  }
+}
+
+/** The device nodes every container gets, as in Docker. */
+const DEVICES: [name: string, major: number, minor: number][] = [
+  ["null", 1, 3], ["zero", 1, 5], ["full", 1, 7], ["random", 1, 8], ["urandom", 1, 9], ["tty", 5, 0],
+];
+const DEV_LINKS: [name: string, target: string][] = [
+  ["fd", "/proc/self/fd"], ["stdin", "/proc/self/fd/0"], ["stdout", "/proc/self/fd/1"],
+  ["stderr", "/proc/self/fd/2"], ["ptmx", "pts/ptmx"], ["core", "/proc/kcore"],
+];
+
+function createDevices(dev: string, sys: Sys) {
+  for (const [name, major, minor] of DEVICES) {
+    const path = `${dev}/${name}`;
+    if (existsSync(path)) continue;
+    sys.mknod(path, S_IFCHR | 0o666, makedev(major, minor));
+    chmodIfReal(path, 0o666);
+  }
+  for (const [name, target] of DEV_LINKS) {
+    if (name === "core" && !existsSync("/proc/kcore")) continue;
+    try {
+      symlinkSync(target, `${dev}/${name}`);
+    } catch (err) {
+      if (errnoCode(err) !== "EEXIST") throw err;
+    }
+  }
+}
+
+/** mknod honours the umask; under the fake there is no node to chmod. */
+function chmodIfReal(path: string, mode: number) {
+  try {
+    chmodSync(path, mode);
+  } catch (err) {
+    if (errnoCode(err) !== "ENOENT") throw err;
+  }
+}
+
+/** pivot_root(".", ".") then detach the old root stacked on top: no put_old directory needed. */
+function pivotInto(rootfs: string, sys: Sys) {
+  sys.chdir(rootfs);
+  sys.pivotRoot(".", ".");
+  sys.mount(null, ".", null, MS.SLAVE | MS.REC);
+  sys.umount(".", MNT_DETACH);
+  sys.chdir("/");
+}
+
+/** Hide a path: /dev/null over a file, an empty read-only tmpfs over a directory. */
+function maskPath(root: string, path: string, sys: Sys) {
+  const host = root === "/" ? path : `${root}${path}`;
+  let isDir: boolean;
+  try {
+    isDir = statSync(host).isDirectory();
+  } catch {
+    return; // nothing to hide
+  }
+  if (isDir) sys.mount("tmpfs", host, "tmpfs", MS.RDONLY, null);
+  else sys.mount(root === "/" ? "/dev/null" : `${root}/dev/null`, host, null, MS.BIND);
+}
+
+function readonlyPath(root: string, path: string, sys: Sys) {
+  const host = root === "/" ? path : `${root}${path}`;
+  if (!existsSync(host)) return;
+  sys.mount(host, host, null, MS.BIND | MS.REC);
+  sys.mount(null, host, null, MS.BIND | MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NODEV | MS.NOEXEC);
+}
+
+// ---------------------------------------------------------------- exec
+
+/**
+ * Find the command as execve will, with Docker's exit codes for failures.
+ * Paths are container paths; `root` maps them to where they are now.
+ */
+export function lookPath(root: string, command: string, env: string[], containerCwd: string): string {
+  if (command === "") throw new StartError("no command specified", 125);
+  const absolute = (p: string) => (p.startsWith("/") ? p : `${containerCwd}/${p}`);
+  const host = (p: string) => (root === "/" ? absolute(p) : resolveInRoot(root, absolute(p)));
+  if (command.includes("/")) {
+    checkExecutable(host(command), command);
+    return command;
+  }
+  const pathVar = env.findLast((e) => e.startsWith("PATH="))?.slice(5) ?? DEFAULT_PATH;
+  for (const dir of pathVar.split(":")) {
+    const candidate = `${dir || "."}/${command}`;
+    try {
+      if (statSync(host(candidate)).isFile()) {
+        accessSync(host(candidate), constants.X_OK);
+        return candidate;
+      }
+    } catch {
+      // not here: keep looking
+    }
+  }
+  throw new StartError(`exec: "${command}": executable file not found in $PATH`, 127);
+}
+
+function checkExecutable(host: string, command: string) {
+  let st;
+  try {
+    st = statSync(host);
+  } catch {
+    throw new StartError(`exec: "${command}": stat ${command}: no such file or directory`, 127);
+  }
+  if (st.isDirectory()) throw new StartError(`exec: "${command}": is a directory`, 126);
+  try {
+    accessSync(host, constants.X_OK);
+  } catch {
+    throw new StartError(`exec: "${command}": permission denied`, 126);
+  }
+}
+
+// ---------------------------------------------------------------- helpers
+
+function readOr(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+function withStartError<T>(code: number, fn: () => T, context?: string): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof StartError) throw err;
+    throw new StartError(context ? `${context}: ${describe(err)}` : describe(err), code);
+  }
+}
+
+export function describe(err: unknown): string {
+  if (err instanceof BerthError || err instanceof SysError) return err.message;
+  return err instanceof Error ? err.message : String(err);
+}
+
+export { CAPABILITIES };

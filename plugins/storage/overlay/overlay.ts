@@ -1,0 +1,89 @@
+// The overlay driver: each image layer is a directory of its changes with
+// whiteouts in overlayfs' own format (0:0 character devices, the
+// trusted.overlay.opaque xattr); a container's root is an overlay mount of
+// its image layers under a writable upper directory.
+//
+//   <dir>/<chain-id>/diff      a layer's files
+//   <dir>/<chain-id>/lower     its ancestors' chain ids, nearest first
+//   <dir>/rw/<id>/{diff,work,merged,parent}   a container's writable layer
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import type { StorageDriver, TarStream } from "../../../core/contracts/storage.ts";
+import { notFound } from "../../../core/errors.ts";
+import { applyLayer } from "../../../core/images/apply.ts";
+import type { Sys } from "../../../core/sys/index.ts";
+import { diskUsage, isMountPoint, layerDir, renameOrDiscard, tempName, unmountIfMounted } from "../fsutil.ts";
+
+export class OverlayDriver implements StorageDriver {
+  constructor(
+    private readonly dir: string,
+    private readonly sys: Sys,
+  ) {
+    mkdirSync(`${dir}/rw`, { recursive: true, mode: 0o700 });
+    mkdirSync(`${dir}/empty`, { recursive: true, mode: 0o755 });
+  }
+
+  hasLayer(chainId: string): boolean {
+    return existsSync(`${this.dir}/${layerDir(chainId)}/lower`);
+  }
+
+  async createLayer(chainId: string, parent: string | null, tar: TarStream) {
+    if (this.hasLayer(chainId)) {
+      for await (const _ of tar); // the caller's stream still has to be consumed
+      return { size: diskUsage(`${this.dir}/${layerDir(chainId)}/diff`) };
+    }
+    const ancestors = parent ? [parent, ...this.lowerOf(parent)] : [];
+    const tmp = tempName(this.dir);
+    mkdirSync(`${tmp}/diff`, { recursive: true, mode: 0o755 });
+    try {
+      const { size } = await applyLayer(`${tmp}/diff`, tar, { whiteouts: "overlay", sys: this.sys });
+      // Written last: its presence marks a complete layer.
+      writeFileSync(`${tmp}/lower`, ancestors.join("\n"));
+      renameOrDiscard(tmp, `${this.dir}/${layerDir(chainId)}`);
+      return { size };
+    } catch (err) {
+      rmSync(tmp, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  async removeLayer(chainId: string) {
+    rmSync(`${this.dir}/${layerDir(chainId)}`, { recursive: true, force: true });
+  }
+
+  async createWritable(id: string, parent: string | null) {
+    if (parent && !this.hasLayer(parent)) throw notFound(`overlay: layer ${parent} is not unpacked`);
+    const rw = `${this.dir}/rw/${id}`;
+    for (const d of ["diff", "work", "merged"]) mkdirSync(`${rw}/${d}`, { recursive: true, mode: 0o755 });
+    writeFileSync(`${rw}/parent`, parent ?? "");
+  }
+
+  async mount(id: string): Promise<string> {
+    const rw = `${this.dir}/rw/${id}`;
+    const merged = `${rw}/merged`;
+    if (!existsSync(`${rw}/parent`)) throw notFound(`overlay: container ${id} has no writable layer`);
+    if (isMountPoint(merged)) return merged;
+    const parent = readFileSync(`${rw}/parent`, "utf8");
+    const lowers = parent ? [parent, ...this.lowerOf(parent)].map((c) => `${this.dir}/${layerDir(c)}/diff`) : [`${this.dir}/empty`];
+    const data = `lowerdir=${lowers.join(":")},upperdir=${rw}/diff,workdir=${rw}/work`;
+    this.sys.mount("overlay", merged, "overlay", 0, data);
+    return merged;
+  }
+
+  async unmount(id: string) {
+    unmountIfMounted(this.sys, `${this.dir}/rw/${id}/merged`);
+  }
+
+  async removeWritable(id: string) {
+    await this.unmount(id);
+    rmSync(`${this.dir}/rw/${id}`, { recursive: true, force: true });
+  }
+
+  async writableSize(id: string) {
+    return diskUsage(`${this.dir}/rw/${id}/diff`);
+  }
+
+  private lowerOf(chainId: string): string[] {
+    const text = readFileSync(`${this.dir}/${layerDir(chainId)}/lower`, "utf8");
+    return text ? text.split("\n") : [];
+  }
+}

@@ -1,0 +1,73 @@
+// The vfs driver: every layer and every container is a full copy of its
+// root filesystem. Slow and large, but needs nothing from the kernel.
+//
+//   <dir>/<chain-id>/        a layer's complete tree (parent + its diff)
+//   <dir>/rw/<id>/rootfs     a container's tree
+import { existsSync, mkdirSync, rmSync } from "node:fs";
+import type { StorageDriver, TarStream } from "../../../core/contracts/storage.ts";
+import { notFound } from "../../../core/errors.ts";
+import { applyLayer } from "../../../core/images/apply.ts";
+import type { Sys } from "../../../core/sys/index.ts";
+import { copyTree, diskUsage, layerDir, renameOrDiscard, tempName } from "../fsutil.ts";
+
+export class VfsDriver implements StorageDriver {
+  constructor(
+    private readonly dir: string,
+    private readonly sys: Sys,
+  ) {
+    mkdirSync(`${dir}/rw`, { recursive: true, mode: 0o700 });
+  }
+
+  hasLayer(chainId: string): boolean {
+    return existsSync(`${this.dir}/${layerDir(chainId)}`);
+  }
+
+  async createLayer(chainId: string, parent: string | null, tar: TarStream) {
+    if (this.hasLayer(chainId)) {
+      for await (const _ of tar);
+      return { size: diskUsage(`${this.dir}/${layerDir(chainId)}`) };
+    }
+    if (parent && !this.hasLayer(parent)) throw notFound(`vfs: parent layer ${parent} is not unpacked`);
+    const tmp = tempName(this.dir);
+    try {
+      if (parent) await copyTree(`${this.dir}/${layerDir(parent)}`, tmp);
+      else mkdirSync(tmp, { mode: 0o755 });
+      const { size } = await applyLayer(tmp, tar, { whiteouts: "delete", sys: this.sys });
+      renameOrDiscard(tmp, `${this.dir}/${layerDir(chainId)}`);
+      return { size };
+    } catch (err) {
+      rmSync(tmp, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  async removeLayer(chainId: string) {
+    rmSync(`${this.dir}/${layerDir(chainId)}`, { recursive: true, force: true });
+  }
+
+  async createWritable(id: string, parent: string | null) {
+    if (parent && !this.hasLayer(parent)) throw notFound(`vfs: layer ${parent} is not unpacked`);
+    const rw = `${this.dir}/rw/${id}`;
+    mkdirSync(rw, { recursive: true, mode: 0o700 });
+    if (parent) await copyTree(`${this.dir}/${layerDir(parent)}`, `${rw}/rootfs`);
+    else mkdirSync(`${rw}/rootfs`, { mode: 0o755 });
+  }
+
+  async mount(id: string) {
+    const rootfs = `${this.dir}/rw/${id}/rootfs`;
+    if (!existsSync(rootfs)) throw notFound(`vfs: container ${id} has no writable layer`);
+    return rootfs;
+  }
+
+  async unmount(_id: string) {
+    // Nothing is mounted: the rootfs is a plain directory.
+  }
+
+  async removeWritable(id: string) {
+    rmSync(`${this.dir}/rw/${id}`, { recursive: true, force: true });
+  }
+
+  async writableSize(id: string) {
+    return diskUsage(`${this.dir}/rw/${id}/rootfs`);
+  }
+}
