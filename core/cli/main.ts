@@ -1,8 +1,11 @@
+import { trace } from "../trace.ts";
+trace("cli: loaded");
 // berth's command line. Each command lives in commands/<name>.ts and is
 // loaded only when used, so `berth run` stays near Bun's start-up floor.
 import { BerthError } from "../errors.ts";
 import { helpText, parseArgs, UsageError, type CommandDef, type FlagDef } from "./args.ts";
 import { reportError } from "./report.ts";
+import { print, printErr } from "./output.ts";
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command: CommandDef }> }> = {
   run: { summary: "Create and run a new container from an image", load: () => import("./commands/run.ts") },
@@ -39,18 +42,18 @@ export async function main(argv: string[]): Promise<number> {
   try {
     ({ flags: global, args: rest } = parseArgs(argv, GLOBAL_FLAGS, true));
   } catch (err) {
-    process.stderr.write(`berth: ${(err as Error).message}\nSee 'berth --help'.\n`);
+    printErr(`berth: ${(err as Error).message}\nSee 'berth --help'.\n`);
     return 125;
   }
   if (global.bool("version")) rest = ["version"];
   const [name, ...args] = rest;
   if (!name || global.bool("help")) {
-    process.stdout.write(mainHelp());
+    print(mainHelp());
     return 0;
   }
   const entry = COMMANDS[name];
   if (!entry) {
-    process.stderr.write(`berth: '${name}' is not a berth command.\nSee 'berth --help'\n`);
+    printErr(`berth: '${name}' is not a berth command.\nSee 'berth --help'\n`);
     return 1;
   }
   const { command } = await entry.load();
@@ -61,11 +64,11 @@ export async function main(argv: string[]): Promise<number> {
     parsed = parseArgs(args, command.flags, command.stopAtPositional);
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    process.stderr.write(`berth: ${err.message}\nSee 'berth ${name} --help'.\n`);
+    printErr(`berth: ${err.message}\nSee 'berth ${name} --help'.\n`);
     return 125;
   }
   if (parsed.flags.bool("help")) {
-    process.stdout.write(helpText(`berth ${name}`, command));
+    print(helpText(`berth ${name}`, command));
     return 0;
   }
   const n = parsed.args.length;
@@ -76,7 +79,7 @@ export async function main(argv: string[]): Promise<number> {
         : n < (command.minArgs ?? 0)
           ? `at least ${command.minArgs} argument${command.minArgs === 1 ? "" : "s"}`
           : `at most ${command.maxArgs} argument${command.maxArgs === 1 ? "" : "s"}`;
-    process.stderr.write(
+    printErr(
       `berth: "berth ${name}" requires ${need}.\nSee 'berth ${name} --help'.\n\nUsage:  berth ${command.usage}\n\n${command.summary}\n`,
     );
     return 1;
@@ -90,5 +93,10 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  process.exitCode = await main(process.argv.slice(2));
+  // Exit as soon as the command is done: nothing berth leaves open (signal
+  // handlers, finished streams) should hold the process for an idle loop turn.
+  main(process.argv.slice(2)).then((code) => {
+    trace("cli: done");
+    process.exit(code);
+  });
 }

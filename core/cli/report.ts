@@ -1,10 +1,11 @@
 import { BerthError } from "../errors.ts";
+import { printErr } from "./output.ts";
 
 /** Print an error the way users should see it: what, where, and what to do. */
 export function reportError(err: unknown) {
   if (err instanceof BerthError) {
-    process.stderr.write(`berth: ${err.message}\n${err.hint ? `Hint: ${err.hint}\n` : ""}`);
+    printErr(`berth: ${err.message}\n${err.hint ? `Hint: ${err.hint}\n` : ""}`);
   } else {
-    process.stderr.write(`berth: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    printErr(`berth: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   }
 }

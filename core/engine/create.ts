@@ -1,7 +1,7 @@
 // Create a container: merge the request with its image's config, check
 // it, record it, and prepare its writable layer. Nothing runs yet.
 import { existsSync, mkdirSync, rmSync } from "node:fs";
-import { randomBytes } from "node:crypto";
+import { randomHex } from "../ids.ts";
 import { conflict, invalidArgument } from "../errors.ts";
 import type { Engine } from "./engine.ts";
 import { randomName } from "./names.ts";
@@ -54,7 +54,7 @@ export async function createContainer(engine: Engine, req: CreateRequest, name?:
   // -v creates a missing host directory, as Docker does.
   for (const m of mounts) if (m.Type === "bind" && !existsSync(m.Source)) mkdirSync(m.Source, { recursive: true });
 
-  const id = randomBytes(32).toString("hex");
+  const id = randomHex(32);
   const finalName = name ? `/${name.replace(/^\//, "")}` : undefined;
   if (finalName && !NAME.test(finalName)) {
     throw invalidArgument(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);

@@ -17,6 +17,7 @@ import {
 import type { Engine } from "./engine.ts";
 import { bindToMountSpec, parseTmpfs, sortByDepth } from "./mounts.ts";
 import type { ContainerRecord, HostConfig } from "./types.ts";
+import { trace } from "../trace.ts";
 
 export interface StartedContainer {
   id: string;
@@ -38,7 +39,9 @@ export async function startContainer(engine: Engine, rec: ContainerRecord, stdio
   ]);
   const undo: (() => unknown)[] = [];
   try {
+    trace("start: plugins");
     const rootfs = await storage.mount(id);
+    trace("start: mounted");
     undo.push(() => storage.unmount(id));
 
     let netnsPath: string | undefined;
@@ -47,17 +50,21 @@ export async function startContainer(engine: Engine, rec: ContainerRecord, stdio
       createNetns(libcSys, netnsPath);
       undo.push(() => removeNetns(libcSys, netnsPath!));
     }
+    trace("start: netns");
     const attachment = await network.attach(id, netnsPath ?? null);
     undo.push(() => network.detach(id));
 
     const hostname = network.namespace === "host" ? hostHostname() : rec.Config.Hostname || id.slice(0, 12);
     const etcMounts = writeEtcFiles(engine.containerDir(id), hostname, attachment, network.namespace === "private");
 
+    trace("start: etc files");
     const cgroup = limits.create(id, resourcesOf(rec.HostConfig));
+    trace("start: cgroup");
     undo.push(() => limits.remove(id));
 
     const spec = sandboxSpec(rec, rootfs, hostname, netnsPath, etcMounts, cgroup);
     const proc = await isolation.start(spec, stdio);
+    trace("start: isolation started");
 
     rec.State = {
       ...rec.State,

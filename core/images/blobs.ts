@@ -2,7 +2,7 @@
 // every image that uses them. Written to a temporary file, synced, then
 // renamed into place, so a crash never leaves a half blob under a digest.
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
-import { randomBytes } from "node:crypto";
+import { randomHex } from "../ids.ts";
 import { invalidArgument, notFound } from "../errors.ts";
 
 export class ContentStore {
@@ -40,7 +40,7 @@ export class ContentStore {
    * a mismatch is an error and nothing is stored.
    */
   async ingest(src: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, expected?: string): Promise<{ digest: string; size: number }> {
-    const tmp = `${this.dir}/ingest/${randomBytes(8).toString("hex")}`;
+    const tmp = `${this.dir}/ingest/${randomHex(8)}`;
     const fd = openSync(tmp, "w", 0o600);
     const hash = new Bun.CryptoHasher("sha256");
     let size = 0;

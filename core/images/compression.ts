@@ -1,6 +1,4 @@
 // Transparent decompression of layer streams: gzip and zstd by magic bytes.
-import { createGunzip, createZstdDecompress } from "node:zlib";
-import { Readable } from "node:stream";
 import { notSupported } from "../errors.ts";
 
 export type Compression = "none" | "gzip" | "zstd";
@@ -32,6 +30,8 @@ export async function* decompress(src: AsyncIterable<Uint8Array>): AsyncGenerato
     return;
   }
   if (kind === "bzip2" || kind === "xz") throw notSupported(`${kind}-compressed archives are not supported; use gzip, zstd or none`);
+  // Loaded only when needed: node:zlib and node:stream cost ~15 ms to load.
+  const [{ createGunzip, createZstdDecompress }, { Readable }] = await Promise.all([import("node:zlib"), import("node:stream")]);
   const inflater = kind === "gzip" ? createGunzip() : createZstdDecompress();
   const out = Readable.from(rest).pipe(inflater);
   for await (const chunk of out) yield chunk as Uint8Array;

@@ -1,6 +1,6 @@
 // File-system helpers shared by the storage drivers.
 import { lstatSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
-import { randomBytes } from "node:crypto";
+import { randomHex } from "../../core/ids.ts";
 import { errnoCode, SysError } from "../../core/errors.ts";
 import type { Sys } from "../../core/sys/index.ts";
 import { MNT_DETACH } from "../../core/sys/index.ts";
@@ -12,7 +12,7 @@ import { MNT_DETACH } from "../../core/sys/index.ts";
 export const layerDir = (chainId: string) => chainId.replace(/^sha256:/, "");
 
 /** A fresh temporary name next to `dir`'s final place, for build-then-rename. */
-export const tempName = (parent: string) => `${parent}/.tmp-${randomBytes(6).toString("hex")}`;
+export const tempName = (parent: string) => `${parent}/.tmp-${randomHex(6)}`;
 
 /** Rename into place; if someone else finished first, keep theirs and drop ours. */
 export function renameOrDiscard(tmp: string, final: string) {

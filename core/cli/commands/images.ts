@@ -4,6 +4,7 @@ import type { CommandDef } from "../args.ts";
 import { openEngine } from "../engine.ts";
 import { ago, humanSize, table } from "../format.ts";
 import { renderTemplate } from "../template.ts";
+import { print } from "../output.ts";
 
 export const command: CommandDef = {
   name: "images",
@@ -36,9 +37,9 @@ export const command: CommandDef = {
       }
     }
     const format = flags.string("format");
-    if (flags.bool("quiet")) process.stdout.write([...new Set(rows.map((r) => r.ID))].map((id) => `${id}\n`).join(""));
-    else if (format) process.stdout.write(rows.map((r) => `${renderTemplate(format, r)}\n`).join(""));
-    else process.stdout.write(table(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], rows.map((r) => [r.Repository!, r.Tag!, r.ID!, r.CreatedSince!, r.Size!])));
+    if (flags.bool("quiet")) print([...new Set(rows.map((r) => r.ID))].map((id) => `${id}\n`).join(""));
+    else if (format) print(rows.map((r) => `${renderTemplate(format, r)}\n`).join(""));
+    else print(table(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], rows.map((r) => [r.Repository!, r.Tag!, r.ID!, r.CreatedSince!, r.Size!])));
     return 0;
   },
 };

@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { invalidArgument, notFound } from "../../errors.ts";
 import type { CommandDef } from "../args.ts";
 import { openEngine } from "../engine.ts";
+import { print } from "../output.ts";
 
 export const command: CommandDef = {
   name: "import",
@@ -33,7 +34,7 @@ export const command: CommandDef = {
     const engine = openEngine(global);
     const images = await engine.images();
     const image = await images.import(stream, { ref, changes: flags.list("change"), message: flags.string("message"), source });
-    process.stdout.write(`${image.id}\n`);
+    print(`${image.id}\n`);
     return 0;
   },
 };

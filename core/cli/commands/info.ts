@@ -5,6 +5,7 @@ import type { CommandDef } from "../args.ts";
 import { openEngine } from "../engine.ts";
 import { humanSize, table } from "../format.ts";
 import pkg from "../../../package.json" with { type: "json" };
+import { print } from "../output.ts";
 
 export const command: CommandDef = {
   name: "info",
@@ -42,7 +43,7 @@ export const command: CommandDef = {
       Plugins: plugins.map((p) => ({ Kind: p.kind, Name: p.name, Available: p.available, Default: p.isDefault, Reason: p.reason ?? "", Description: p.description })),
     };
     if (flags.string("format") === "json") {
-      process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
+      print(`${JSON.stringify(info, null, 2)}\n`);
       return 0;
     }
     const lines = [
@@ -70,7 +71,7 @@ export const command: CommandDef = {
       p.name,
       p.available ? (p.isDefault ? "available (default)" : "available") : `unavailable: ${p.reason}`,
     ]);
-    process.stdout.write(`${lines.join("\n")}\n${table(["KIND", "NAME", "STATUS"], rows).replace(/^/gm, " ")}`);
+    print(`${lines.join("\n")}\n${table(["KIND", "NAME", "STATUS"], rows).replace(/^/gm, " ")}`);
     return 0;
   },
 };

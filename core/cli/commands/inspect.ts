@@ -6,6 +6,7 @@ import type { CommandDef } from "../args.ts";
 import { openEngine } from "../engine.ts";
 import { reportError } from "../report.ts";
 import { renderTemplate } from "../template.ts";
+import { print } from "../output.ts";
 
 export const command: CommandDef = {
   name: "inspect",
@@ -30,8 +31,8 @@ export const command: CommandDef = {
       }
     }
     const format = flags.string("format");
-    if (format) process.stdout.write(found.map((o) => `${renderTemplate(format, o)}\n`).join(""));
-    else process.stdout.write(`${JSON.stringify(found, null, 4)}\n`);
+    if (format) print(found.map((o) => `${renderTemplate(format, o)}\n`).join(""));
+    else print(`${JSON.stringify(found, null, 4)}\n`);
     return failed ? 1 : 0;
   },
 };

@@ -4,6 +4,7 @@ import type { CommandDef } from "../args.ts";
 import { openEngine } from "../engine.ts";
 import { ago, humanDuration, table, truncate } from "../format.ts";
 import { renderTemplate } from "../template.ts";
+import { print } from "../output.ts";
 
 export const command: CommandDef = {
   name: "ps",
@@ -23,10 +24,10 @@ export const command: CommandDef = {
     const noTrunc = flags.bool("no-trunc");
     const view = rows.map((c) => psView(c, noTrunc));
     const format = flags.string("format");
-    if (flags.bool("quiet")) process.stdout.write(view.map((v) => `${v.ID}\n`).join(""));
-    else if (format) process.stdout.write(view.map((v) => `${renderTemplate(format, v)}\n`).join(""));
+    if (flags.bool("quiet")) print(view.map((v) => `${v.ID}\n`).join(""));
+    else if (format) print(view.map((v) => `${renderTemplate(format, v)}\n`).join(""));
     else {
-      process.stdout.write(
+      print(
         table(
           ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"],
           view.map((v) => [v.ID, v.Image, v.Command, v.RunningFor, v.Status, v.Ports, v.Names]),

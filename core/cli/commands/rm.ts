@@ -2,6 +2,7 @@
 import type { CommandDef } from "../args.ts";
 import { openEngine } from "../engine.ts";
 import { reportError } from "../report.ts";
+import { print } from "../output.ts";
 
 export const command: CommandDef = {
   name: "rm",
@@ -15,7 +16,7 @@ export const command: CommandDef = {
     for (const ref of args) {
       try {
         await engine.remove(ref, { force: flags.bool("force") });
-        process.stdout.write(`${ref}\n`);
+        print(`${ref}\n`);
       } catch (err) {
         reportError(err);
         failed = true;

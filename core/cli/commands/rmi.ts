@@ -2,6 +2,7 @@
 import type { CommandDef } from "../args.ts";
 import { openEngine } from "../engine.ts";
 import { reportError } from "../report.ts";
+import { print } from "../output.ts";
 
 export const command: CommandDef = {
   name: "rmi",
@@ -17,7 +18,7 @@ export const command: CommandDef = {
     let failed = false;
     for (const ref of args) {
       try {
-        for (const line of await images.remove(ref, flags.bool("force"), usedBy)) process.stdout.write(`${line}\n`);
+        for (const line of await images.remove(ref, flags.bool("force"), usedBy)) print(`${line}\n`);
       } catch (err) {
         reportError(err);
         failed = true;

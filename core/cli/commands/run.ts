@@ -6,6 +6,8 @@ import type { CreateRequest, Ulimit } from "../../engine/types.ts";
 import { parseBytes, type CommandDef, type FlagDef, type ParsedFlags } from "../args.ts";
 import { openEngine } from "../engine.ts";
 import { reportError } from "../report.ts";
+import { trace } from "../../trace.ts";
+import { printErr } from "../output.ts";
 
 export const CREATE_FLAGS: FlagDef[] = [
   { name: "name", kind: "string", help: "Assign a name to the container" },
@@ -39,9 +41,12 @@ export const command: CommandDef = {
   stopAtPositional: true,
   minArgs: 1,
   async run({ flags, args, global }) {
+    trace("run: parsed");
     const req = createRequest(flags, args);
     const engine = openEngine(global);
+    trace("run: engine open");
     const { id } = await engine.create(req, flags.string("name"));
+    trace("run: created");
     const autoRemove = flags.bool("rm");
     let started;
     try {
@@ -51,7 +56,8 @@ export const command: CommandDef = {
       reportError(err);
       return err instanceof StartError ? err.exitCode : 125;
     }
-    for (const w of started.warnings) process.stderr.write(`WARNING: ${w}\n`);
+    trace("run: started");
+    for (const w of started.warnings) printErr(`WARNING: ${w}\n`);
 
     // Forward signals to the container's PID 1, as `docker run` does.
     const forward = (sig: NodeJS.Signals) => () => {
@@ -64,10 +70,13 @@ export const command: CommandDef = {
     for (const sig of ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const) process.on(sig, forward(sig));
 
     const status = await started.exited;
+    trace("run: exited");
     await engine.finish(id, status);
-    if (status.error) process.stderr.write(`berth: ${status.error}\n`);
+    trace("run: finished");
+    if (status.error) printErr(`berth: ${status.error}\n`);
     if (autoRemove) await engine.remove(id, { force: true });
     engine.close();
+    trace("run: removed");
     return status.code;
   },
 };

@@ -1,6 +1,7 @@
 // berth version.
 import type { CommandDef } from "../args.ts";
 import pkg from "../../../package.json" with { type: "json" };
+import { print } from "../output.ts";
 
 export const command: CommandDef = {
   name: "version",
@@ -9,7 +10,7 @@ export const command: CommandDef = {
   flags: [],
   maxArgs: 0,
   async run() {
-    process.stdout.write(
+    print(
       `Client:\n Version:    ${pkg.version}\n Bun:        ${Bun.version}\n OS/Arch:    linux/amd64\n`,
     );
     return 0;

@@ -12,6 +12,7 @@ import type { SandboxSpec } from "../../../core/contracts/isolation.ts";
 import { StartError } from "../../../core/errors.ts";
 import { libcSys } from "../../../core/sys/libc.ts";
 import { describe, setupContainer } from "./setup.ts";
+import { trace } from "../../../core/trace.ts";
 
 const CONTROL_FD = 3;
 const send = (msg: object) => writeSync(CONTROL_FD, `${JSON.stringify(msg)}\n`);
@@ -28,11 +29,14 @@ function readSpec(): SandboxSpec & { capLastCap: number } {
   return JSON.parse(Buffer.concat(chunks).toString("utf8"));
 }
 
+trace("init: loaded");
 try {
   const spec = readSpec();
+  trace("init: spec read");
   // Before /proc is replaced, /proc/self names this process in the host's pid namespace.
   send({ pid: Number(readlinkSync("/proc/self")) });
   const target = setupContainer(spec, libcSys, { newRoot: "/", capLastCap: spec.capLastCap });
+  trace("init: set up");
   libcSys.setCloexec(CONTROL_FD, true);
   send({ exec: true });
   libcSys.execve(target.path, target.argv, target.env);

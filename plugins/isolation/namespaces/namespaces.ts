@@ -10,8 +10,8 @@ import { writeSync } from "node:fs";
 import { constants as osConstants } from "node:os";
 import type { ContainerProcess, ExitStatus, Isolation, SandboxSpec, StdioSpec } from "../../../core/contracts/isolation.ts";
 import { StartError } from "../../../core/errors.ts";
+import { INIT_SCRIPT } from "../../../core/location.ts";
 
-const INIT = new URL("./init.ts", import.meta.url).pathname;
 const UNSHARE = ["setsid", "busybox", "unshare", "-f", "-p", "-m", "-u", "-i", "--propagation", "private"];
 
 /** Docker's convention: a signal death is 128 + the signal number. */
@@ -30,9 +30,9 @@ export class NamespacesIsolation implements Isolation {
   ) {}
 
   async start(spec: SandboxSpec, stdio: [StdioSpec, StdioSpec, StdioSpec]): Promise<ContainerProcess> {
-    const child = Bun.spawn([...UNSHARE, this.bun, INIT], {
+    const child = Bun.spawn([...UNSHARE, this.bun, INIT_SCRIPT], {
       stdio: [...stdio, "pipe"],
-      env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
+      env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", ...(process.env.BERTH_TRACE ? { BERTH_TRACE: "1" } : {}) },
     });
     const control = child.stdio[3] as unknown as number;
     writeSync(control, `${JSON.stringify({ ...spec, capLastCap: this.capLastCap })}\n`);
@@ -69,16 +69,21 @@ export class NamespacesIsolation implements Isolation {
   }
 }
 
+/** The init's messages; the stream ending or breaking (the init died) ends them. */
 async function* readMessages(fd: number): AsyncGenerator<Record<string, unknown>> {
   let pending = "";
   const decoder = new TextDecoder();
-  for await (const chunk of Bun.file(fd).stream()) {
-    pending += decoder.decode(chunk, { stream: true });
-    let nl: number;
-    while ((nl = pending.indexOf("\n")) >= 0) {
-      const line = pending.slice(0, nl);
-      pending = pending.slice(nl + 1);
-      if (line) yield JSON.parse(line);
+  try {
+    for await (const chunk of Bun.file(fd).stream()) {
+      pending += decoder.decode(chunk, { stream: true });
+      let nl: number;
+      while ((nl = pending.indexOf("\n")) >= 0) {
+        const line = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        if (line) yield JSON.parse(line);
+      }
     }
+  } catch (err) {
+    if (!["ECONNRESET", "EPIPE", "EBADF"].includes((err as NodeJS.ErrnoException).code ?? "")) throw err;
   }
 }

@@ -27,6 +27,8 @@ import {
   sysError,
   waitUntil,
   writeCg,
+  ownProcsFile,
+  warmUpMigration,
 } from "../shared.ts";
 
 /** The controllers berth puts a container in, as the host has them. */
@@ -138,6 +140,8 @@ export class CgroupV1 implements Limits {
         }
       }
       const warnings = this.apply(id, p, true);
+      const first = this.hierarchies[0];
+      if (first) warmUpMigration(ownProcsFile(first.mountpoint, first.controllers[0]!));
       return { joinFiles: this.dirs(id).map((d) => join(d, "cgroup.procs")), containerMounts: this.mounts(), warnings };
     } catch (err) {
       for (const d of made.reverse()) void removeTree(d, 0).catch(() => {});

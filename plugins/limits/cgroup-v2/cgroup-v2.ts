@@ -30,6 +30,8 @@ import {
   sysError,
   waitUntil,
   writeCg,
+  ownProcsFile,
+  warmUpMigration,
 } from "../shared.ts";
 
 /** Controllers without which cgroup-v2 is not offered. */
@@ -99,6 +101,7 @@ export class CgroupV2 implements Limits {
       const mounts: MountSpec[] = [
         { type: "cgroup2", source: "cgroup2", destination: "/sys/fs/cgroup", options: ["ro", "nosuid", "nodev", "noexec"] },
       ];
+      warmUpMigration(ownProcsFile(this.mountpoint, null));
       return { joinFiles: [join(dir, "cgroup.procs")], containerMounts: mounts, warnings };
     } catch (err) {
       if (made) void removeTree(dir, 0).catch(() => {});

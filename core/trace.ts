@@ -1,0 +1,9 @@
+// BERTH_TRACE=1 prints how long each step took, to stderr: for finding
+// where start-up time goes. Costs nothing when off.
+const on = !!process.env.BERTH_TRACE;
+const origin = performance.timeOrigin;
+
+/** Log a step with the milliseconds since this process started. */
+export function trace(step: string) {
+  if (on) console.error(`[trace ${process.pid} +${performance.now().toFixed(1)}ms @${(origin + performance.now()).toFixed(1)}] ${step}`);
+}
