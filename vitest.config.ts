@@ -7,6 +7,7 @@ export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
     exclude: process.env.BERTH_V2VM ? [] : ["test/**/*.v2vm.test.ts"],
+    globalSetup: ["test/global-setup.ts"],
     pool: "forks",
     testTimeout: 60_000,
     hookTimeout: 60_000,

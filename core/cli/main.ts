@@ -68,7 +68,7 @@ export async function main(argv: string[]): Promise<number> {
     return 125;
   }
   if (parsed.flags.bool("help")) {
-    print(helpText(`berth ${name}`, command));
+    print(helpText("berth", command));
     return 0;
   }
   const n = parsed.args.length;

@@ -1,12 +1,13 @@
 // Helpers for tests that drive the real `berth` CLI against a real kernel,
 // each with its own --root and cgroup parent, and check nothing leaked.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, rmdirSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { parseMountinfo, probeHost } from "../../core/host.ts";
 
 export const REPO = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 export const BERTH = `${REPO}/bin/berth`;
-const CACHE = "/tmp/berth-test-cache";
+/** Where the busybox tarball is cached; CI points the cgroup v2 VM at a prebuilt one. */
+const CACHE = process.env.BERTH_TEST_CACHE ?? "/tmp/berth-test-cache";
 
 export interface TestRoot {
   root: string;
@@ -46,9 +47,9 @@ export async function busyboxTar(): Promise<string> {
   if (!existsSync(tar)) {
     mkdirSync(CACHE, { recursive: true });
     const tmp = `${tar}.${process.pid}`;
-    const p = Bun.spawnSync([`${REPO}/bin/mkimage-busybox`, tmp], { stderr: "pipe" });
-    if (p.exitCode !== 0) throw new Error(`mkimage-busybox failed: ${p.stderr.toString()}`);
-    Bun.spawnSync(["mv", tmp, tar]);
+    const p = Bun.spawn([`${REPO}/bin/mkimage-busybox`, tmp], { stderr: "pipe" });
+    if ((await p.exited) !== 0) throw new Error(`mkimage-busybox failed: ${await new Response(p.stderr).text()}`);
+    renameSync(tmp, tar);
   }
   return tar;
 }
