@@ -106,20 +106,22 @@ describe("limits", () => {
     expect(Number(r.stdout.trim())).toBeLessThanOrEqual(10);
   });
 
-  test("a cpu quota holds a busy loop near its share", async () => {
+  test("a cpu quota holds a busy loop to its share, and the kernel throttles it", async () => {
     // Measured by the kernel's own accounting, seen inside the container.
+    // The ceiling is what the quota guarantees; the floor only shows the loop ran
+    // (other load on the machine may keep it below its share).
     const script = `
       f=/sys/fs/cgroup/cpuacct/cpuacct.usage
-      [ -f $f ] || f=/sys/fs/cgroup/cpu.stat
-      usage() { if [ $f = /sys/fs/cgroup/cpu.stat ]; then awk '/^usage_usec/{print $2*1000}' $f; else cat $f; fi; }
       now() { cut -d' ' -f1 /proc/uptime | tr -d .; }   # centiseconds
       (while :; do :; done) & sleep 0.3
-      a=$(usage); t0=$(now); sleep 2; b=$(usage); t1=$(now)
-      kill $!; echo $(( (b - a) / ((t1 - t0) * 100000) ))`;
+      a=$(cat $f); t0=$(now); sleep 2; b=$(cat $f); t1=$(now)
+      kill $!; echo $(( (b - a) / ((t1 - t0) * 100000) ))
+      awk '/^nr_throttled/{print $2}' /sys/fs/cgroup/cpu/cpu.stat`;
     const r = await run(["--cpus", "0.5", "bb", "sh", "-c", script]);
-    const percent = Number(r.stdout.trim());
-    expect(percent).toBeGreaterThanOrEqual(35);
-    expect(percent).toBeLessThanOrEqual(65);
+    const [percent, throttled] = r.stdout.trim().split("\n").map(Number);
+    expect(percent).toBeGreaterThanOrEqual(15);
+    expect(percent).toBeLessThanOrEqual(58);
+    expect(throttled).toBeGreaterThan(0);
   });
 
   test("the container sees its own limits under /sys/fs/cgroup, read-only", async () => {

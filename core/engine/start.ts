@@ -7,7 +7,7 @@ import { DEFAULT_CAPABILITIES } from "../caps.ts";
 import type { ExitStatus, MountSpec, SandboxSpec, StdioSpec } from "../contracts/isolation.ts";
 import type { Resources } from "../contracts/limits.ts";
 import type { Attachment } from "../contracts/network.ts";
-import { conflict, StartError } from "../errors.ts";
+import { conflict, isKind, StartError } from "../errors.ts";
 import { isSameProcess, processStartTime } from "../proc.ts";
 import { createNetns, removeNetns } from "../sys/netns.ts";
 import { libcSys } from "../sys/libc.ts";
@@ -97,7 +97,12 @@ export async function startContainer(engine: Engine, rec: ContainerRecord, stdio
 export async function finishContainer(engine: Engine, id: string, status: ExitStatus) {
   const rec = engine.db.getContainer(id);
   const limits = await engine.plugin("limits");
-  const oomKilled = limits.exists(id) && limits.oomKilled(id);
+  let oomKilled = false;
+  try {
+    oomKilled = limits.exists(id) && limits.oomKilled(id);
+  } catch (err) {
+    if (!isKind(err, "NotFound")) throw err; // removed meanwhile (rm -f from another process)
+  }
   await releaseResources(engine, id, rec);
   if (!rec) return;
   rec.State = {

@@ -215,7 +215,12 @@ export class CgroupV1 implements Limits {
   async remove(id: string): Promise<void> {
     checkId(id);
     if (!this.exists(id)) return;
-    await this.killEverything(id);
+    try {
+      await this.killEverything(id);
+    } catch (err) {
+      if (!this.exists(id)) return; // removed meanwhile by another berth process
+      throw err;
+    }
     for (const d of this.dirs(id)) await removeTree(d);
   }
 

@@ -155,7 +155,12 @@ export class CgroupV2 implements Limits {
   async remove(id: string): Promise<void> {
     const dir = this.dir(id);
     if (!existsSync(dir)) return;
-    await this.killEverything(dir);
+    try {
+      await this.killEverything(dir);
+    } catch (err) {
+      if (!existsSync(dir)) return; // removed meanwhile by another berth process
+      throw err;
+    }
     await removeTree(dir);
   }
 
