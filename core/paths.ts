@@ -54,18 +54,6 @@ export function splitPath(p: string): string[] {
   return p.split("/").filter((c) => c !== "" && c !== ".");
 }
 
-/** Lexically clean a relative path; null when it climbs above its start. */
-export function cleanRelative(p: string): string | null {
-  const out: string[] = [];
-  for (const c of splitPath(p)) {
-    if (c === "..") {
-      if (out.length === 0) return null;
-      out.pop();
-    } else out.push(c);
-  }
-  return out.join("/");
-}
-
 function join(root: string, parts: string[]): string {
   if (parts.length === 0) return root;
   return `${root === "/" ? "" : root}/${parts.join("/")}`;

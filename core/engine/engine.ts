@@ -25,8 +25,6 @@ export interface EngineOptions {
   cgroupParent?: string;
 }
 
-export const DEFAULT_ROOT = "/var/lib/berth";
-
 /** Per kind, the names tried in order when none is given. */
 export const PLUGIN_PREFERENCE: Record<PluginKind, string[]> = {
   isolation: ["namespaces"],

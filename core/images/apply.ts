@@ -1,7 +1,9 @@
 // Apply an OCI/Docker image layer (an uncompressed tar) onto a directory,
 // as the OCI image spec (layer.md) and Docker describe it.
 //
-// Every path is resolved inside `root`, as if `root` were "/": a symlink in
+// Every path is resolved inside `root`, as if `root` were "/" (the rule of
+// core/paths.ts, here fused with creating directories and a cache, for
+// layers of thousands of entries): a symlink in
 // a parent component is followed within the root (an absolute target
 // restarts at the root, ".." stops at it), and the final component is never
 // followed. Names that leave the root ("../x", "/x", "a/../../x") and hard

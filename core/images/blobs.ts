@@ -1,7 +1,7 @@
 // The content store: blobs addressed by their sha256 digest, shared by
 // every image that uses them. Written to a temporary file, synced, then
 // renamed into place, so a crash never leaves a half blob under a digest.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { randomHex } from "../ids.ts";
 import { invalidArgument, notFound } from "../errors.ts";
 
@@ -21,18 +21,10 @@ export class ContentStore {
     return existsSync(this.path(digest));
   }
 
-  size(digest: string): number {
-    return statSync(this.path(digest)).size;
-  }
-
   /** Stream a blob's bytes. */
   read(digest: string): AsyncIterable<Uint8Array> {
     if (!this.has(digest)) throw notFound(`blob ${digest} is not in the content store`);
     return Bun.file(this.path(digest)).stream() as unknown as AsyncIterable<Uint8Array>;
-  }
-
-  async readJSON<T>(digest: string): Promise<T> {
-    return Bun.file(this.path(digest)).json();
   }
 
   /**
@@ -74,16 +66,6 @@ export class ContentStore {
 
   delete(digest: string) {
     rmSync(this.path(digest), { force: true });
-  }
-
-  /** Every stored digest. */
-  list(): string[] {
-    return readdirSync(`${this.dir}/sha256`).map((h) => `sha256:${h}`);
-  }
-
-  /** Remove what interrupted writes left behind. Call when no write is in progress. */
-  cleanIngest() {
-    for (const f of readdirSync(`${this.dir}/ingest`)) rmSync(`${this.dir}/ingest/${f}`, { force: true });
   }
 }
 

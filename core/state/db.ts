@@ -170,10 +170,6 @@ export class StateDB {
     return rows.map((r) => JSON.parse(r.record) as ContainerRecord).sort((a, b) => b.Created.localeCompare(a.Created));
   }
 
-  containersUsingImage(imageId: string): string[] {
-    return (this.db.query("SELECT id FROM containers WHERE image_id = ?").all(imageId) as { id: string }[]).map((r) => r.id);
-  }
-
   deleteContainer(id: string) {
     this.db.query("DELETE FROM containers WHERE id = ?").run(id);
   }

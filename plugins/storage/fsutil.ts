@@ -25,6 +25,23 @@ export function renameOrDiscard(tmp: string, final: string) {
   }
 }
 
+/**
+ * Build a directory under a temporary name next to `final`, then rename it
+ * into place: a failure or crash half-way leaves no `final` behind (and the
+ * temporary directory is removed on failure).
+ */
+export async function buildAtomically<T>(parent: string, final: string, build: (tmp: string) => Promise<T>): Promise<T> {
+  const tmp = tempName(parent);
+  try {
+    const result = await build(tmp);
+    renameOrDiscard(tmp, final);
+    return result;
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
+}
+
 /** Is `path` the root of a mount? (It sits on another device than its parent.) */
 export function isMountPoint(path: string): boolean {
   try {

@@ -11,7 +11,7 @@ import type { StorageDriver, TarStream } from "../../../core/contracts/storage.t
 import { notFound } from "../../../core/errors.ts";
 import { applyLayer } from "../../../core/images/apply.ts";
 import type { Sys } from "../../../core/sys/index.ts";
-import { diskUsage, isMountPoint, layerDir, renameOrDiscard, tempName, unmountIfMounted } from "../fsutil.ts";
+import { buildAtomically, diskUsage, isMountPoint, layerDir, unmountIfMounted } from "../fsutil.ts";
 
 export class OverlayDriver implements StorageDriver {
   constructor(
@@ -32,18 +32,13 @@ export class OverlayDriver implements StorageDriver {
       return { size: diskUsage(`${this.dir}/${layerDir(chainId)}/diff`) };
     }
     const ancestors = parent ? [parent, ...this.lowerOf(parent)] : [];
-    const tmp = tempName(this.dir);
-    mkdirSync(`${tmp}/diff`, { recursive: true, mode: 0o755 });
-    try {
+    return buildAtomically(this.dir, `${this.dir}/${layerDir(chainId)}`, async (tmp) => {
+      mkdirSync(`${tmp}/diff`, { recursive: true, mode: 0o755 });
       const { size } = await applyLayer(`${tmp}/diff`, tar, { whiteouts: "overlay", sys: this.sys });
       // Written last: its presence marks a complete layer.
       writeFileSync(`${tmp}/lower`, ancestors.join("\n"));
-      renameOrDiscard(tmp, `${this.dir}/${layerDir(chainId)}`);
       return { size };
-    } catch (err) {
-      rmSync(tmp, { recursive: true, force: true });
-      throw err;
-    }
+    });
   }
 
   async removeLayer(chainId: string) {

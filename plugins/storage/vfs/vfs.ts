@@ -8,7 +8,7 @@ import type { StorageDriver, TarStream } from "../../../core/contracts/storage.t
 import { notFound } from "../../../core/errors.ts";
 import { applyLayer } from "../../../core/images/apply.ts";
 import type { Sys } from "../../../core/sys/index.ts";
-import { copyTree, diskUsage, layerDir, renameOrDiscard, tempName } from "../fsutil.ts";
+import { buildAtomically, copyTree, diskUsage, layerDir } from "../fsutil.ts";
 
 export class VfsDriver implements StorageDriver {
   constructor(
@@ -28,17 +28,12 @@ export class VfsDriver implements StorageDriver {
       return { size: diskUsage(`${this.dir}/${layerDir(chainId)}`) };
     }
     if (parent && !this.hasLayer(parent)) throw notFound(`vfs: parent layer ${parent} is not unpacked`);
-    const tmp = tempName(this.dir);
-    try {
+    return buildAtomically(this.dir, `${this.dir}/${layerDir(chainId)}`, async (tmp) => {
       if (parent) await copyTree(`${this.dir}/${layerDir(parent)}`, tmp);
       else mkdirSync(tmp, { mode: 0o755 });
       const { size } = await applyLayer(tmp, tar, { whiteouts: "delete", sys: this.sys });
-      renameOrDiscard(tmp, `${this.dir}/${layerDir(chainId)}`);
       return { size };
-    } catch (err) {
-      rmSync(tmp, { recursive: true, force: true });
-      throw err;
-    }
+    });
   }
 
   async removeLayer(chainId: string) {
