@@ -8,6 +8,7 @@ import type { Isolation } from "./contracts/isolation.ts";
 import type { Limits } from "./contracts/limits.ts";
 import type { NetworkDriver } from "./contracts/network.ts";
 import type { StorageDriver } from "./contracts/storage.ts";
+import type { VolumeDriver } from "./contracts/volume.ts";
 
 /** The contract each kind of plugin implements. */
 export interface Contracts {
@@ -15,9 +16,10 @@ export interface Contracts {
   limits: Limits;
   storage: StorageDriver;
   network: NetworkDriver;
+  volume: VolumeDriver;
 }
 export type PluginKind = keyof Contracts;
-export const PLUGIN_KINDS: PluginKind[] = ["isolation", "limits", "storage", "network"];
+export const PLUGIN_KINDS: PluginKind[] = ["isolation", "limits", "storage", "network", "volume"];
 
 export type ProbeResult = { ok: true } | { ok: false; reason: string };
 

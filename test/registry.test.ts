@@ -5,7 +5,7 @@ import { Registry, type Plugin } from "../core/registry.ts";
 import { isKind } from "../core/errors.ts";
 
 const host = probeHost();
-const pref = { isolation: [], limits: [], storage: ["fast", "slow"], network: [] };
+const pref = { isolation: [], limits: [], storage: ["fast", "slow"], network: [], volume: [] };
 const storage = (name: string, ok: boolean, requires: string[] = [], init: () => unknown = () => ({ name })): Plugin<"storage"> => ({
   kind: "storage",
   name,

@@ -31,6 +31,7 @@ export const PLUGIN_PREFERENCE: Record<PluginKind, string[]> = {
   limits: ["cgroup-v2", "cgroup-v1"],
   storage: ["overlay", "vfs"],
   network: ["none"],
+  volume: ["local"],
 };
 
 export class Engine {

@@ -51,6 +51,11 @@ export class FakeSys implements Sys {
     this.record("lgetxattr", [path, name]);
     return this.xattrs.get(`${path}\0${name}`) ?? null;
   }
+  llistxattr(path: string) {
+    this.record("llistxattr", [path]);
+    return [...this.xattrs.keys()].filter((k) => k.startsWith(`${path}\0`)).map((k) => k.slice(path.length + 1));
+  }
+  setControllingTerminal(...a: Parameters<Sys["setControllingTerminal"]>) { this.record("setControllingTerminal", a); }
   setCloexec(...a: Parameters<Sys["setCloexec"]>) { this.record("setCloexec", a); }
   linkUp(...a: Parameters<Sys["linkUp"]>) { this.record("linkUp", a); }
   execve(path: string, argv: string[], envp: string[]): never {

@@ -30,6 +30,10 @@ export interface Sys {
   mknod(path: string, mode: number, dev: number): void;
   lsetxattr(path: string, name: string, value: Uint8Array): void;
   lgetxattr(path: string, name: string): Uint8Array | null;
+  /** Names of a path's extended attributes (the link itself, not its target). */
+  llistxattr(path: string): string[];
+  /** Make the terminal on `fd` the caller's controlling terminal (the caller leads a session). */
+  setControllingTerminal(fd: number): void;
   /** Set or clear FD_CLOEXEC on a descriptor. */
   setCloexec(fd: number, on: boolean): void;
   /** Bring a network interface up in the calling thread's network namespace. */

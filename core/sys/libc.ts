@@ -27,6 +27,7 @@ function load() {
     mknod: { args: [P, u32, u64], returns: i32 },
     lsetxattr: { args: [P, P, P, u64, i32], returns: i32 },
     lgetxattr: { args: [P, P, P, u64], returns: i64 },
+    llistxattr: { args: [P, P, u64], returns: i64 },
     fcntl: { args: [i32, i32, i32], returns: i32 },
     socket: { args: [i32, i32, i32], returns: i32 },
     ioctl: { args: [i32, u64, P], returns: i32 },
@@ -60,6 +61,7 @@ const PR_CAP_AMBIENT_CLEAR_ALL = 4;
 const F_GETFD = 1;
 const F_SETFD = 2;
 const FD_CLOEXEC = 1;
+const TIOCSCTTY = 0x540e;
 const SIOCGIFFLAGS = 0x8913;
 const SIOCSIFFLAGS = 0x8914;
 const IFF_UP = 0x1;
@@ -147,6 +149,19 @@ export const libcSys: Sys = {
       fail("lgetxattr", `${name} on ${path}`);
     }
     return buf.slice(0, n);
+  },
+  llistxattr(path) {
+    const buf = new Uint8Array(65536);
+    const n = Number(libc().llistxattr(cstr(path), buf, buf.length));
+    if (n < 0) {
+      const errno = read.i32(libc().__errno_location()!, 0);
+      if (ERRNO_NAMES[errno] === "EOPNOTSUPP") return [];
+      fail("llistxattr", path);
+    }
+    return new TextDecoder().decode(buf.subarray(0, n)).split("\0").filter(Boolean);
+  },
+  setControllingTerminal(fd) {
+    check(libc().ioctl(fd, TIOCSCTTY, null), "ioctl(TIOCSCTTY)", `fd ${fd}`);
   },
   setCloexec(fd, on) {
     const flags = libc().fcntl(fd, F_GETFD, 0);
