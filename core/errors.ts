@@ -3,6 +3,7 @@
 // `hint` says what to do about it.
 
 export type ErrorKind =
+  | "NotModified"
   | "NotFound"
   | "AlreadyExists"
   | "InvalidArgument"
@@ -25,6 +26,8 @@ export class BerthError extends Error {
 }
 
 export const notFound = (msg: string, hint?: string) => new BerthError("NotFound", msg, hint);
+/** Nothing to do: the object is already in the asked state (HTTP 304, as Docker answers start/stop). */
+export const notModified = (msg: string) => new BerthError("NotModified", msg);
 export const alreadyExists = (msg: string, hint?: string) => new BerthError("AlreadyExists", msg, hint);
 export const invalidArgument = (msg: string, hint?: string) => new BerthError("InvalidArgument", msg, hint);
 export const notSupported = (msg: string, hint?: string) => new BerthError("NotSupported", msg, hint);

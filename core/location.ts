@@ -14,3 +14,23 @@ export const BERTH_HOME = BUNDLED ? dirname(dirname(bundleDir)) : new URL("..", 
 
 /** The container init script: the bundle's own when bundled, else the source. */
 export const INIT_SCRIPT = BUNDLED ? `${dirname(bundleDir)}/init/init.js` : `${BERTH_HOME}/plugins/isolation/namespaces/init.ts`;
+
+export const DEFAULT_ROOT = "/var/lib/berth";
+
+/** /run/berth for the default root; for others a short per-root directory under /run. */
+export function defaultExecRoot(root: string): string {
+  if (root === DEFAULT_ROOT) return "/run/berth";
+  const hash = new Bun.CryptoHasher("sha256").update(root).digest("hex").slice(0, 10);
+  return `/run/berth-${hash}`;
+}
+
+/** The socket berthd listens on for a root: /run/berth/berth.sock for the default root. */
+export function defaultSocket(root: string): string {
+  return `${defaultExecRoot(root.replace(/\/+$/, ""))}/berth.sock`;
+}
+
+/** The daemon's entry: the bundle's own when bundled, else the source. */
+export const DAEMON_SCRIPT = BUNDLED ? `${dirname(bundleDir)}/daemon/main.js` : `${BERTH_HOME}/core/daemon/main.ts`;
+
+/** The monitor binary, built by bin/build next to the bundle (or in .build for the sources). */
+export const MONITOR_BINARY = BUNDLED ? `${dirname(bundleDir)}/berth-monitor` : `${BERTH_HOME}/.build/berth-monitor`;

@@ -8,5 +8,6 @@ import { plugin as host } from "./network/host/index.ts";
 import { plugin as none } from "./network/none/index.ts";
 import { plugin as overlay } from "./storage/overlay/index.ts";
 import { plugin as vfs } from "./storage/vfs/index.ts";
+import { plugin as local } from "./volume/local/index.ts";
 
-export const PLUGINS: Plugin[] = [namespaces, cgroupV1, cgroupV2, overlay, vfs, host, none] as Plugin[];
+export const PLUGINS: Plugin[] = [namespaces, cgroupV1, cgroupV2, overlay, vfs, host, none, local] as Plugin[];

@@ -95,15 +95,15 @@ describe("containers", () => {
     expect((await berth(t, ["ps", "-a", "-q"])).stdout).toBe("");
   });
 
-  test("a container whose berth process was killed is finished by the next berth command", async () => {
-    const proc = Bun.spawn([BERTH, ...t.flags, "run", "--name", "orphan", "bb", "sh", "-c", "echo up; sleep 0.5"], { stdout: "pipe" });
+  test("a container outlives the berth command that ran it; the daemon records its end", async () => {
+    const proc = Bun.spawn([BERTH, ...t.flags, "run", "--name", "orphan", "bb", "sh", "-c", "echo up; sleep 0.5; exit 6"], { stdout: "pipe" });
     const reader = proc.stdout.getReader();
     expect(new TextDecoder().decode((await reader.read()).value)).toBe("up\n");
     proc.kill("SIGKILL");
     await proc.exited;
-    await Bun.sleep(1000); // the container ends on its own, unwatched
-    const ps = await berth(t, ["ps", "-a", "--format", "{{.Names}} {{.State}}"]);
-    expect(ps.stdout).toBe("orphan exited\n");
+    expect((await berth(t, ["ps", "--format", "{{.Names}} {{.State}}"])).stdout).toBe("orphan running\n");
+    expect((await berth(t, ["wait", "orphan"])).stdout).toBe("6\n");
+    expect((await berth(t, ["ps", "-a", "--format", "{{.Names}} {{.State}}"])).stdout).toBe("orphan exited\n");
     expect(leaks(t)).toEqual([]);
     expect((await berth(t, ["rm", "orphan"])).code).toBe(0);
   });
@@ -131,10 +131,11 @@ describe("plugins by name", () => {
   test("info lists every plugin with its status, and why one cannot run", async () => {
     const r = await berth(t, ["info", "--format", "json"]);
     const info = JSON.parse(r.stdout);
-    const names = info.Plugins.map((p: { Kind: string; Name: string }) => `${p.Kind}/${p.Name}`).sort();
-    expect(names).toEqual(["isolation/namespaces", "limits/cgroup-v1", "limits/cgroup-v2", "network/host", "network/none", "storage/overlay", "storage/vfs"]);
-    for (const p of info.Plugins) if (!p.Available) expect(p.Reason).not.toBe("");
-    expect(info.Plugins.filter((p: { Default: boolean; Kind: string }) => p.Default && p.Kind === "storage")).toHaveLength(1);
+    const names = info.BerthPlugins.map((p: { Kind: string; Name: string }) => `${p.Kind}/${p.Name}`).sort();
+    expect(names).toEqual(["isolation/namespaces", "limits/cgroup-v1", "limits/cgroup-v2", "network/host", "network/none", "storage/overlay", "storage/vfs", "volume/local"]);
+    for (const p of info.BerthPlugins) if (!p.Available) expect(p.Reason).not.toBe("");
+    expect(info.BerthPlugins.filter((p: { Default: boolean; Kind: string }) => p.Default && p.Kind === "storage")).toHaveLength(1);
+    expect(info.Driver).toBe("overlay");
   });
 
   test("the vfs driver runs the same container, chosen by --storage-driver", async () => {
@@ -152,10 +153,12 @@ describe("plugins by name", () => {
   });
 
   test("an unknown driver name is refused and names the choices", async () => {
-    const r = await berth(t, ["--storage-driver", "zfs", "run", "--rm", "bb", "true"]);
+    const z = makeRoot(["--storage-driver", "zfs"]);
+    const r = await berth(z, ["run", "--rm", "bb", "true"]);
     expect(r.code).toBe(125);
     expect(r.stderr).toContain('unknown storage plugin "zfs"');
     expect(r.stderr).toContain("overlay, vfs");
+    await removeRoot(z);
     const net = await berth(t, ["run", "--rm", "--network", "bridge", "bb", "true"]);
     expect(net.code).toBe(125);
     expect(net.stderr).toContain('unknown network plugin "bridge"');

@@ -36,7 +36,7 @@ const spec = (over: Partial<SandboxSpec> = {}, proc: Partial<SandboxSpec["proces
   readonlyPaths: [],
   cgroupJoin: [],
   ...over,
-  process: { args: ["sh", "-c", "true"], env: ["PATH=/bin"], cwd: "/", user: "", capabilities: DEFAULT_CAPABILITIES, noNewPrivileges: false, rlimits: [], ...proc },
+  process: { args: ["sh", "-c", "true"], env: ["PATH=/bin"], cwd: "/", user: "", capabilities: DEFAULT_CAPABILITIES, noNewPrivileges: false, rlimits: [], terminal: false, ...proc },
 });
 
 const opts = { newRoot: "", capLastCap: 40 };

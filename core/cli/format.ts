@@ -32,6 +32,18 @@ export function humanSize(bytes: number): string {
   return `${Number(v.toPrecision(3))}${units[i]}`;
 }
 
+/** Docker's units.BytesSize: binary units, as `docker stats` shows memory. */
+export function binarySize(bytes: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+  let i = 0;
+  let v = bytes;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${Number(v.toFixed(2))}${units[i]}`;
+}
+
 /** Columns separated by at least three spaces, as Docker's tabwriter prints them. */
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));

@@ -1,39 +1,112 @@
 import { trace } from "../trace.ts";
 trace("cli: loaded");
-// berth's command line. Each command lives in commands/<name>.ts and is
-// loaded only when used, so `berth run` stays near Bun's start-up floor.
+// berth's command line: a client of berthd's Docker Engine API. Each
+// command lives in commands/<name>.ts and is loaded only when used, so a
+// command starts near Bun's own start-up time.
 import { BerthError } from "../errors.ts";
 import { helpText, parseArgs, UsageError, type CommandDef, type FlagDef } from "./args.ts";
-import { reportError } from "./report.ts";
 import { print, printErr } from "./output.ts";
+import { reportError } from "./report.ts";
 
-const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command: CommandDef }> }> = {
+type Entry = { summary: string; load: () => Promise<{ command: CommandDef }> };
+
+export const COMMANDS: Record<string, Entry> = {
   run: { summary: "Create and run a new container from an image", load: () => import("./commands/run.ts") },
-  ps: { summary: "List containers", load: () => import("./commands/ps.ts") },
+  create: { summary: "Create a new container", load: () => import("./commands/create.ts") },
+  start: { summary: "Start one or more stopped containers", load: () => import("./commands/start.ts") },
+  stop: { summary: "Stop one or more running containers", load: () => import("./commands/stop.ts") },
+  restart: { summary: "Restart one or more containers", load: () => import("./commands/restart.ts") },
+  kill: { summary: "Kill one or more running containers", load: () => import("./commands/kill.ts") },
   rm: { summary: "Remove one or more containers", load: () => import("./commands/rm.ts") },
-  inspect: { summary: "Return low-level information on containers or images", load: () => import("./commands/inspect.ts") },
-  import: { summary: "Import the contents from a tarball to create a filesystem image", load: () => import("./commands/import.ts") },
+  ps: { summary: "List containers", load: () => import("./commands/ps.ts") },
+  logs: { summary: "Fetch the logs of a container", load: () => import("./commands/logs.ts") },
+  exec: { summary: "Execute a command in a running container", load: () => import("./commands/exec.ts") },
+  attach: { summary: "Attach local standard input, output, and error streams to a running container", load: () => import("./commands/attach.ts") },
+  inspect: { summary: "Return low-level information on containers, images or volumes", load: () => import("./commands/inspect.ts") },
+  pause: { summary: "Pause all processes within one or more containers", load: () => import("./commands/pause.ts") },
+  unpause: { summary: "Unpause all processes within one or more containers", load: () => import("./commands/unpause.ts") },
+  wait: { summary: "Block until one or more containers stop, then print their exit codes", load: () => import("./commands/wait.ts") },
+  top: { summary: "Display the running processes of a container", load: () => import("./commands/top.ts") },
+  stats: { summary: "Display a live stream of container(s) resource usage statistics", load: () => import("./commands/stats.ts") },
+  rename: { summary: "Rename a container", load: () => import("./commands/rename.ts") },
+  cp: { summary: "Copy files/folders between a container and the local filesystem", load: () => import("./commands/cp.ts") },
+  diff: { summary: "Inspect changes to files or directories on a container's filesystem", load: () => import("./commands/diff.ts") },
+  export: { summary: "Export a container's filesystem as a tar archive", load: () => import("./commands/export.ts") },
   images: { summary: "List images", load: () => import("./commands/images.ts") },
   rmi: { summary: "Remove one or more images", load: () => import("./commands/rmi.ts") },
+  tag: { summary: "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", load: () => import("./commands/tag.ts") },
+  import: { summary: "Import the contents from a tarball to create a filesystem image", load: () => import("./commands/import.ts") },
+  history: { summary: "Show the history of an image", load: () => import("./commands/history.ts") },
+  events: { summary: "Get real time events from the server", load: () => import("./commands/events.ts") },
+  volume: { summary: "Manage volumes (create, ls, inspect, rm, prune)", load: () => import("./commands/volume.ts") },
+  system: { summary: "Manage berth (df, prune)", load: () => import("./commands/system.ts") },
   info: { summary: "Display system-wide information, including every plugin and its status", load: () => import("./commands/info.ts") },
   version: { summary: "Show the berth version information", load: () => import("./commands/version.ts") },
 };
 
 export const GLOBAL_FLAGS: FlagDef[] = [
-  { name: "root", kind: "string", valueName: "dir", default: "/var/lib/berth", help: "Root directory of berth's state" },
-  { name: "storage-driver", short: "s", kind: "string", valueName: "name", help: "Storage driver to use (default: overlay when the kernel has it, else vfs)" },
-  { name: "cgroup-driver", kind: "string", valueName: "name", help: "cgroup driver to use (default: cgroup-v2 on a pure v2 host, else cgroup-v1)" },
-  { name: "cgroup-parent", kind: "string", valueName: "name", default: "berth", help: "Parent cgroup of containers" },
+  { name: "root", kind: "string", valueName: "dir", default: "/var/lib/berth", help: "Root directory of berth's state (its daemon is started on first use)" },
+  { name: "host", short: "H", kind: "string", valueName: "socket", help: "Daemon socket to connect to (unix:///path); default: the daemon of --root" },
+  { name: "storage-driver", short: "s", kind: "string", valueName: "name", help: "Storage driver of a daemon berth starts (default: overlay when the kernel has it, else vfs)" },
+  { name: "cgroup-driver", kind: "string", valueName: "name", help: "cgroup driver of a daemon berth starts (default: cgroup-v2 on a pure v2 host, else cgroup-v1)" },
+  { name: "cgroup-parent", kind: "string", valueName: "name", help: "Parent cgroup of containers, for a daemon berth starts (default \"berth\")" },
   { name: "version", short: "v", kind: "bool", help: "Print version information and quit" },
 ];
 
-function mainHelp(): string {
-  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length)) + 3;
-  const commands = Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(width)}${c.summary}`);
-  return (
-    helpText("berth", { usage: "[OPTIONS] COMMAND", summary: "A fast container engine for Linux", flags: GLOBAL_FLAGS }) +
-    `\nCommands:\n${commands.join("\n")}\n\nRun 'berth COMMAND --help' for more information on a command.\n`
-  );
+function listHelp(prog: string, usage: string, summary: string, flags: FlagDef[], entries: Record<string, { summary: string }>): string {
+  const width = Math.max(...Object.keys(entries).map((c) => c.length)) + 3;
+  const lines = Object.entries(entries).map(([n, c]) => `  ${n.padEnd(width)}${c.summary}`);
+  return `${helpText(prog, { usage, summary, flags })}\nCommands:\n${lines.join("\n")}\n\nRun '${prog} COMMAND --help' for more information on a command.\n`;
+}
+
+/** Parse and run one command definition; its failures become exit codes. */
+export async function runCommand(prog: string, command: CommandDef, args: string[], global: ReturnType<typeof parseArgs>["flags"]): Promise<number> {
+  // `run` and `create` report engine failures as 125, as docker does; other commands as 1.
+  const failure = command.name === "run" || command.name === "create" ? 125 : 1;
+  let parsed;
+  try {
+    parsed = parseArgs(args, command.flags, command.stopAtPositional);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    printErr(`berth: ${err.message}\nSee '${prog} ${command.name} --help'.\n`);
+    return 125;
+  }
+  if (parsed.flags.bool("help")) {
+    print(helpText(prog, command));
+    return 0;
+  }
+  const n = parsed.args.length;
+  if ((command.minArgs !== undefined && n < command.minArgs) || (command.maxArgs !== undefined && n > command.maxArgs)) {
+    const need =
+      command.minArgs === command.maxArgs
+        ? `exactly ${command.minArgs} argument${command.minArgs === 1 ? "" : "s"}`
+        : n < (command.minArgs ?? 0)
+          ? `at least ${command.minArgs} argument${command.minArgs === 1 ? "" : "s"}`
+          : `at most ${command.maxArgs} argument${command.maxArgs === 1 ? "" : "s"}`;
+    printErr(`berth: "${prog} ${command.name}" requires ${need}.\nSee '${prog} ${command.name} --help'.\n\nUsage:  ${prog} ${command.usage}\n\n${command.summary}\n`);
+    return 1;
+  }
+  try {
+    return await command.run({ flags: parsed.flags, args: parsed.args, global });
+  } catch (err) {
+    if (!(err as { reported?: boolean }).reported) reportError(err);
+    return err instanceof BerthError && "exitCode" in err ? (err as { exitCode: number }).exitCode : failure;
+  }
+}
+
+/** A command with subcommands (volume, system). */
+export async function runGroup(prog: string, summary: string, subcommands: Record<string, Entry>, args: string[], global: ReturnType<typeof parseArgs>["flags"]): Promise<number> {
+  const [name, ...rest] = args;
+  if (!name || name === "--help") {
+    print(listHelp(prog, "COMMAND", summary, [], subcommands));
+    return name ? 0 : 1;
+  }
+  const entry = subcommands[name];
+  if (!entry) {
+    printErr(`berth: '${name}' is not a ${prog} command.\nSee '${prog} --help'\n`);
+    return 1;
+  }
+  return runCommand(prog, (await entry.load()).command, rest, global);
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -48,7 +121,7 @@ export async function main(argv: string[]): Promise<number> {
   if (global.bool("version")) rest = ["version"];
   const [name, ...args] = rest;
   if (!name || global.bool("help")) {
-    print(mainHelp());
+    print(listHelp("berth", "[OPTIONS] COMMAND", "A fast container engine for Linux", GLOBAL_FLAGS, COMMANDS));
     return 0;
   }
   const entry = COMMANDS[name];
@@ -57,39 +130,7 @@ export async function main(argv: string[]): Promise<number> {
     return 1;
   }
   const { command } = await entry.load();
-  // `run` reports engine failures as 125, as `docker run` does; other commands as 1.
-  const failure = command.name === "run" ? 125 : 1;
-  let parsed;
-  try {
-    parsed = parseArgs(args, command.flags, command.stopAtPositional);
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err;
-    printErr(`berth: ${err.message}\nSee 'berth ${name} --help'.\n`);
-    return 125;
-  }
-  if (parsed.flags.bool("help")) {
-    print(helpText("berth", command));
-    return 0;
-  }
-  const n = parsed.args.length;
-  if ((command.minArgs !== undefined && n < command.minArgs) || (command.maxArgs !== undefined && n > command.maxArgs)) {
-    const need =
-      command.minArgs === command.maxArgs
-        ? `exactly ${command.minArgs} argument${command.minArgs === 1 ? "" : "s"}`
-        : n < (command.minArgs ?? 0)
-          ? `at least ${command.minArgs} argument${command.minArgs === 1 ? "" : "s"}`
-          : `at most ${command.maxArgs} argument${command.maxArgs === 1 ? "" : "s"}`;
-    printErr(
-      `berth: "berth ${name}" requires ${need}.\nSee 'berth ${name} --help'.\n\nUsage:  berth ${command.usage}\n\n${command.summary}\n`,
-    );
-    return 1;
-  }
-  try {
-    return await command.run({ flags: parsed.flags, args: parsed.args, global });
-  } catch (err) {
-    reportError(err);
-    return err instanceof BerthError && "exitCode" in err ? (err as { exitCode: number }).exitCode : failure;
-  }
+  return runCommand("berth", command, args, global);
 }
 
 if (import.meta.main) {

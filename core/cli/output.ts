@@ -2,8 +2,8 @@
 // costs ~25 ms to set up in Bun, a tenth of `berth run`'s budget.
 import { writeSync } from "node:fs";
 
-function writeAll(fd: number, text: string) {
-  const buf = Buffer.from(text);
+function writeAll(fd: number, text: string | Uint8Array) {
+  const buf = typeof text === "string" ? Buffer.from(text) : text;
   for (let off = 0; off < buf.length; ) {
     try {
       off += writeSync(fd, buf, off);
@@ -15,5 +15,5 @@ function writeAll(fd: number, text: string) {
   }
 }
 
-export const print = (text: string) => writeAll(1, text);
-export const printErr = (text: string) => writeAll(2, text);
+export const print = (text: string | Uint8Array) => writeAll(1, text);
+export const printErr = (text: string | Uint8Array) => writeAll(2, text);

@@ -29,6 +29,8 @@ export interface ProcessSpec {
   capabilities: string[];
   noNewPrivileges: boolean;
   rlimits: Rlimit[];
+  /** stdin is a terminal: the process becomes its session leader and controlling process. */
+  terminal: boolean;
 }
 
 export interface SandboxSpec {
@@ -61,21 +63,66 @@ export interface ExitStatus {
   signal?: string;
   /** Why the command could not run, when that became known only after it was started. */
   error?: string;
+  finishedAt?: string;
 }
 
-export type StdioSpec = "inherit" | "ignore" | number;
+/** Where a supervised process keeps its runtime state, and how its stdio works. */
+export interface IoSpec {
+  /** A short directory (unix socket paths are limited) for the monitor's sockets and exit record. */
+  stateDir: string;
+  /** A pseudo-terminal as stdin, stdout and stderr. */
+  tty: boolean;
+  /** Keep a stdin open for attach clients (else /dev/null, unless tty). */
+  stdin: boolean;
+  /** Close stdin when the first attach client that wrote to it leaves (Docker's StdinOnce). */
+  stdinOnce: boolean;
+  /** Log the output here in Docker's json-file format, rotated. */
+  log?: { path: string; maxSize: number; maxFiles: number };
+}
 
-export interface ContainerProcess {
-  /** Host PID of the container's PID 1. */
+export interface AttachStreams {
+  stdin?: boolean;
+  stdout?: boolean;
+  stderr?: boolean;
+}
+
+/** The byte stream of an attach: output framed as Docker's stdcopy (raw with a tty); input goes to stdin. */
+export type AttachStream = import("node:net").Socket;
+
+/** A process run by a monitor that outlives the engine. */
+export interface Supervised {
+  /** Host PID of the process (a container's PID 1, or an exec'd process). */
   pid: number;
+  monitorPid: number;
   exited: Promise<ExitStatus>;
+  attach(streams: AttachStreams): Promise<AttachStream>;
+  resize(rows: number, cols: number): void;
+  closeStdin(): void;
+}
+
+/** A process to run inside a running container (docker exec). */
+export interface ExecTarget {
+  /** Host PID of the container's PID 1, whose namespaces the process enters. */
+  pid: number;
+  /** cgroup files to join, as for the container. */
+  cgroupJoin: string[];
 }
 
 export interface Isolation {
   /**
-   * Start the sandbox's first process. Resolves once the process has been
-   * exec'd; rejects with a StartError (carrying Docker's exit code: 125
-   * engine error, 126 cannot execute, 127 not found) when it could not be.
+   * Start the sandbox's first process under a monitor. `beforeRun` runs
+   * once the monitor is up and before the process starts, so attach clients
+   * miss nothing. Resolves once the process has been exec'd; rejects with a
+   * StartError (carrying Docker's exit code: 125 engine error, 126 cannot
+   * execute, 127 not found) when it could not be.
    */
-  start(spec: SandboxSpec, stdio: [StdioSpec, StdioSpec, StdioSpec]): Promise<ContainerProcess>;
+  start(spec: SandboxSpec, io: IoSpec, beforeRun?: (attach: Supervised["attach"]) => Promise<void>): Promise<Supervised>;
+  /** Start a process in a running container's namespaces and cgroup (`beforeRun` as for start). */
+  exec(target: ExecTarget, process: ProcessSpec, io: IoSpec, beforeRun?: (attach: Supervised["attach"]) => Promise<void>): Promise<Supervised>;
+  /**
+   * Reconnect to a process started before the engine restarted: its handle
+   * if its monitor still runs, its exit status if it has ended, or undefined
+   * when nothing is left to tell.
+   */
+  adopt(stateDir: string, pid: number): Supervised | ExitStatus | undefined;
 }

@@ -52,4 +52,8 @@ export interface Limits {
   remove(id: string): Promise<void>;
   /** Does the group exist? */
   exists(id: string): boolean;
+  /** The files a process writes "0" to, to join an existing group (as create returned them). */
+  joinFiles(id: string): string[];
+  /** IDs of every group under the parent: what a restarted engine checks for leftovers. */
+  ids(): string[];
 }

@@ -11,6 +11,13 @@
 
 export type TarStream = AsyncIterable<Uint8Array>;
 
+/** A change of a container's filesystem against its image, as `docker diff` lists it. */
+export interface Change {
+  Path: string;
+  /** 0 modified, 1 added, 2 deleted. */
+  Kind: 0 | 1 | 2;
+}
+
 export interface StorageDriver {
   /** Is the layer with this chain ID unpacked for this driver? */
   hasLayer(chainId: string): boolean;
@@ -31,4 +38,6 @@ export interface StorageDriver {
   removeWritable(id: string): Promise<void>;
   /** Bytes used by the writable layer of `id`. */
   writableSize(id: string): Promise<number>;
+  /** What the container changed in its filesystem, against its image. */
+  changes(id: string): Promise<Change[]>;
 }

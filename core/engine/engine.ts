@@ -1,8 +1,10 @@
-// The engine: opens berth's state under a root directory, picks plugins
-// by name from the registry, and offers the container and image
-// operations that every frontend (CLI, API server, compose) calls.
+// The engine: berth's state under a root directory, the plugins chosen by
+// name, and the operations every frontend (API server, CLI, compose) calls.
+// Long-lived in berthd: container records are kept in memory and written
+// through to SQLite; a container's live handles (its monitor, waiters,
+// attach clients, timers) live in `runtime`.
 import { mkdirSync } from "node:fs";
-import type { StdioSpec } from "../contracts/isolation.ts";
+import type { AttachStream, AttachStreams, Supervised } from "../contracts/isolation.ts";
 import type { StorageDriver } from "../contracts/storage.ts";
 import { conflict, notFound } from "../errors.ts";
 import { probeHost, type HostInfo } from "../host.ts";
@@ -10,12 +12,15 @@ import { ContentStore } from "../images/blobs.ts";
 import { ImageStore } from "../images/store.ts";
 import { Registry, type Contracts, type Plugin, type PluginKind } from "../registry.ts";
 import { StateDB } from "../state/db.ts";
-import { isSameProcess } from "../proc.ts";
-import type { ContainerRecord, CreateRequest } from "./types.ts";
+import { EventLog, type EventType } from "./events.ts";
+import type { ContainerRecord, ExecRecord } from "./types.ts";
+import { defaultExecRoot } from "../location.ts";
 
 export interface EngineOptions {
   /** State, layers and containers live here (default /var/lib/berth). */
   root: string;
+  /** Monitors' sockets and exit records (default /run/berth for the default root). */
+  execRoot?: string;
   plugins: Plugin[];
   /** Storage driver by name; default: the first of overlay, vfs that works here. */
   storageDriver?: string;
@@ -34,37 +39,78 @@ export const PLUGIN_PREFERENCE: Record<PluginKind, string[]> = {
   volume: ["local"],
 };
 
+export type WaitCondition = "not-running" | "next-exit" | "removed";
+export interface WaitResult {
+  StatusCode: number;
+  Error: { Message: string } | null;
+}
+
+/** What the engine holds for a container beyond its record. */
+export interface Runtime {
+  /** Tail of the chain of lifecycle operations: one at a time per container. */
+  queue: Promise<unknown>;
+  proc?: Supervised;
+  /** Attach requests made before the container started. */
+  pendingAttach: { streams: AttachStreams; resolve: (s: AttachStream) => void; reject: (e: unknown) => void }[];
+  waiters: { condition: WaitCondition; resolve: (r: WaitResult) => void }[];
+  restartTimer?: ReturnType<typeof setTimeout>;
+  healthTimer?: ReturnType<typeof setTimeout>;
+  /** Delay before the next restart by policy (ms), doubled each time. */
+  restartDelay: number;
+  /** Settles once the current run's exit has been recorded and its resources released. */
+  finished?: Promise<void>;
+}
+
+export interface ExecSession {
+  record: ExecRecord;
+  proc?: Supervised;
+  process: import("../contracts/isolation.ts").ProcessSpec;
+  exited?: Promise<void>;
+}
+
 export class Engine {
   readonly db: StateDB;
   readonly blobs: ContentStore;
+  readonly events: EventLog;
+  readonly containers = new Map<string, ContainerRecord>();
+  readonly runtime = new Map<string, Runtime>();
+  readonly execs = new Map<string, ExecSession>();
+  private readonly byName = new Map<string, string>();
   private imageStore?: Promise<ImageStore>;
 
   private constructor(
     readonly root: string,
+    readonly execRoot: string,
     readonly host: HostInfo,
     readonly registry: Registry,
     readonly options: EngineOptions,
   ) {
     this.db = new StateDB(`${root}/state.db`);
     this.blobs = new ContentStore(`${root}/blobs`);
+    this.events = new EventLog(this.db);
+    for (const c of this.db.listContainers()) this.track(c);
   }
 
   static open(options: EngineOptions): Engine {
     const root = options.root.replace(/\/+$/, "");
-    mkdirSync(`${root}/containers`, { recursive: true, mode: 0o710 });
-    mkdirSync(`${root}/netns`, { recursive: true, mode: 0o755 });
+    const execRoot = options.execRoot ?? defaultExecRoot(root);
+    for (const d of [`${root}/containers`, `${root}/netns`, `${root}/volumes`]) mkdirSync(d, { recursive: true, mode: 0o710 });
+    mkdirSync(`${execRoot}/c`, { recursive: true, mode: 0o700 });
+    mkdirSync(`${execRoot}/e`, { recursive: true, mode: 0o700 });
     const host = probeHost();
     const registry = new Registry(host, PLUGIN_PREFERENCE, {
       root,
       options: { "cgroup-parent": options.cgroupParent ?? "berth" },
     });
     for (const p of options.plugins) registry.register(p);
-    return new Engine(root, host, registry, options);
+    return new Engine(root, execRoot, host, registry, options);
   }
 
   close() {
     this.db.close();
   }
+
+  // ------------------------------------------------------------ plugins
 
   /** The plugin of `kind` named `name`, or the engine's choice for that kind. */
   plugin<K extends PluginKind>(kind: K, name?: string): Promise<Contracts[K]> {
@@ -91,54 +137,112 @@ export class Engine {
     return this.imageStore;
   }
 
+  // ------------------------------------------------------------ operations
+
+  async create(req: import("./types.ts").CreateRequest, name?: string) {
+    const { createContainer } = await import("./create.ts");
+    return createContainer(this, req, name);
+  }
+
+  /** Start a container (one lifecycle operation at a time per container). */
+  async start(ref: string) {
+    const rec = this.container(ref);
+    const { startContainer } = await import("./start.ts");
+    await this.serialize(rec.Id, async () => {
+      rec.ManuallyStopped = false;
+      await startContainer(this, rec);
+    });
+  }
+
+  async remove(ref: string, opts: { force: boolean; volumes?: boolean }) {
+    const { removeContainer } = await import("./remove.ts");
+    return removeContainer(this, this.container(ref), opts);
+  }
+
+  // ------------------------------------------------------------ containers
+
   /** A container by full ID, name, or unique ID prefix. */
   container(ref: string): ContainerRecord {
-    const byId = /^[a-f0-9]{64}$/.test(ref) ? this.db.getContainer(ref) : undefined;
+    const byId = this.containers.get(ref);
     if (byId) return byId;
-    const byName = this.db.getContainerByName(ref);
-    if (byName) return byName;
+    const named = this.byName.get(ref.startsWith("/") ? ref : `/${ref}`);
+    if (named) return this.containers.get(named)!;
     if (/^[a-f0-9]+$/.test(ref)) {
-      const found = this.db.findContainers(ref);
-      if (found.length === 1) return found[0]!;
+      const found = [...this.containers.keys()].filter((id) => id.startsWith(ref));
+      if (found.length === 1) return this.containers.get(found[0]!)!;
       if (found.length > 1) throw conflict(`multiple IDs found with provided prefix: ${ref}`);
     }
     throw notFound(`No such container: ${ref}`);
   }
 
-  /**
-   * Every container, newest first. A container recorded as running whose
-   * process has ended while no berth process watched it is finished here.
-   */
-  async list(): Promise<ContainerRecord[]> {
-    const all = this.db.listContainers();
-    for (const rec of all) {
-      if (rec.State.Running && !isSameProcess(rec.State.Pid, rec.PidStartTime)) {
-        await this.finish(rec.Id, { code: 255, error: "the container's process ended while no berth process was watching it" });
-        Object.assign(rec, this.db.getContainer(rec.Id));
-      }
+  /** Every container, newest first. */
+  list(): ContainerRecord[] {
+    return [...this.containers.values()].sort((a, b) => b.Created.localeCompare(a.Created));
+  }
+
+  /** Start tracking a new record: insert it (its name must be free) and index it. */
+  insert(rec: ContainerRecord) {
+    const other = this.byName.get(rec.Name);
+    if (other) throw nameConflict(rec.Name, other);
+    this.db.insertContainer(rec);
+    this.track(rec);
+  }
+
+  /** Write a record's changes through to the database. */
+  save(rec: ContainerRecord) {
+    if (this.containers.get(rec.Id) === rec) this.db.saveContainer(rec);
+  }
+
+  rename(rec: ContainerRecord, name: string) {
+    const other = this.byName.get(name);
+    if (other && other !== rec.Id) throw nameConflict(name, other);
+    this.byName.delete(rec.Name);
+    rec.Name = name;
+    this.byName.set(name, rec.Id);
+    this.save(rec);
+  }
+
+  forget(id: string) {
+    const rec = this.containers.get(id);
+    if (rec) this.byName.delete(rec.Name);
+    this.containers.delete(id);
+    this.db.deleteContainer(id);
+  }
+
+  nameTaken(name: string): boolean {
+    return this.byName.has(name);
+  }
+
+  private track(rec: ContainerRecord) {
+    this.containers.set(rec.Id, rec);
+    this.byName.set(rec.Name, rec.Id);
+  }
+
+  /** The live handles of a container, created on first use. */
+  rt(id: string): Runtime {
+    let r = this.runtime.get(id);
+    if (!r) {
+      r = { queue: Promise.resolve(), pendingAttach: [], waiters: [], restartDelay: 100 };
+      this.runtime.set(id, r);
     }
-    return all;
+    return r;
   }
 
-  async create(req: CreateRequest, name?: string) {
-    const { createContainer } = await import("./create.ts");
-    return createContainer(this, req, name);
+  /** Run `op` after every earlier lifecycle operation of the same container. */
+  serialize<T>(id: string, op: () => Promise<T>): Promise<T> {
+    const r = this.rt(id);
+    const next = r.queue.then(op, op);
+    r.queue = next.catch(() => {});
+    return next;
   }
 
-  async start(ref: string, stdio: [StdioSpec, StdioSpec, StdioSpec]) {
-    const { startContainer } = await import("./start.ts");
-    return startContainer(this, this.container(ref), stdio);
+  emit(type: EventType, action: string, id: string, attributes: Record<string, string> = {}) {
+    return this.events.emit(type, action, id, attributes);
   }
 
-  /** Record a container's exit and release what it held. */
-  async finish(id: string, status: import("../contracts/isolation.ts").ExitStatus) {
-    const { finishContainer } = await import("./start.ts");
-    return finishContainer(this, id, status);
-  }
-
-  async remove(ref: string, opts: { force: boolean }) {
-    const { removeContainer } = await import("./remove.ts");
-    return removeContainer(this, this.container(ref), opts);
+  /** Event attributes of a container: name, image and its labels, as Docker sends them. */
+  containerAttributes(rec: ContainerRecord, extra: Record<string, string> = {}): Record<string, string> {
+    return { ...(rec.Config.Labels ?? {}), image: rec.Config.Image ?? rec.Image, name: rec.Name.replace(/^\//, ""), ...extra };
   }
 
   containerDir(id: string) {
@@ -148,4 +252,21 @@ export class Engine {
   netnsPath(id: string) {
     return `${this.root}/netns/${id}`;
   }
+
+  /** The monitor's directory of a container (kept short: it holds unix sockets). */
+  monitorDir(id: string) {
+    return `${this.execRoot}/c/${id}`;
+  }
+
+  execDir(execId: string) {
+    return `${this.execRoot}/e/${execId}`;
+  }
 }
+
+export function nameConflict(name: string, otherId: string) {
+  return conflict(
+    `Conflict. The container name "${name}" is already in use by container "${otherId}". You have to remove (or rename) that container to be able to reuse that name.`,
+  );
+}
+
+export { DEFAULT_ROOT, defaultExecRoot, defaultSocket } from "../location.ts";

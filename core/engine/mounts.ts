@@ -2,22 +2,36 @@
 // turned into sandbox mounts at start.
 import { isAbsolute } from "node:path";
 import type { MountSpec } from "../contracts/isolation.ts";
-import { invalidArgument, notSupported } from "../errors.ts";
+import { invalidArgument } from "../errors.ts";
 import { DEFAULT_TMPFS_OPTIONS } from "./defaults.ts";
 import type { MountPoint } from "./types.ts";
 
 const PROPAGATIONS = ["private", "rprivate", "shared", "rshared", "slave", "rslave"];
 
-/** "host-path:container-path[:options]" as `docker run -v` takes it. */
+const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+
+/**
+ * `docker run -v` specs: "/host:/ctr[:opts]" (a bind), "name:/ctr[:opts]"
+ * (a named volume) or "/ctr" (an anonymous volume).
+ */
 export function parseBinds(binds: string[]): MountPoint[] {
   return binds.map((spec) => {
     const parts = spec.split(":");
+    if (parts.length === 1 && isAbsolute(spec)) {
+      return { Type: "volume", Name: "", Source: "", Destination: spec, Driver: "local", Mode: "", RW: true, Propagation: "", Anonymous: true };
+    }
     if (parts.length < 2 || parts.length > 3) {
-      throw invalidArgument(`invalid volume specification: '${spec}'`, "use -v /host/path:/container/path[:ro]");
+      throw invalidArgument(`invalid volume specification: '${spec}'`, "use -v /host/path:/container/path[:ro] or -v volume-name:/container/path");
     }
     const [source, destination, mode = ""] = parts as [string, string, string?];
     if (!isAbsolute(source)) {
-      throw notSupported(`invalid volume specification: '${spec}': named volumes are not supported yet`, "bind a host directory by its absolute path");
+      if (!VOLUME_NAME.test(source)) {
+        throw invalidArgument(`create ${source}: "${source}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`);
+      }
+      if (!isAbsolute(destination)) throw invalidArgument(`invalid mount config for type "volume": invalid mount path: '${destination}' mount path must be absolute`);
+      const opts = mode.split(",").filter(Boolean);
+      for (const o of opts) if (!["ro", "rw", "nocopy", "z", "Z"].includes(o)) throw invalidArgument(`invalid mode: ${o} in volume specification '${spec}'`);
+      return { Type: "volume", Name: source, Source: "", Destination: destination, Driver: "local", Mode: mode || "z", RW: !opts.includes("ro"), Propagation: "", NoCopy: opts.includes("nocopy") };
     }
     if (!isAbsolute(destination)) {
       throw invalidArgument(`invalid mount config for type "bind": invalid mount path: '${destination}' mount path must be absolute`);

@@ -1,47 +1,45 @@
 // Start a created container: mount its root filesystem, give it a network
-// namespace and a cgroup, write its /etc files, and hand the sandbox to
-// the isolation plugin. Whatever fails undoes what was done before it.
-import { readFileSync, writeFileSync } from "node:fs";
+// namespace, a cgroup and its volumes, write its /etc files, and hand the
+// sandbox to the isolation plugin, which runs it under a monitor. Whatever
+// fails undoes what was done before it.
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { hostname as hostHostname } from "node:os";
 import { DEFAULT_CAPABILITIES } from "../caps.ts";
-import type { ExitStatus, MountSpec, SandboxSpec, StdioSpec } from "../contracts/isolation.ts";
+import type { AttachStream, MountSpec, SandboxSpec } from "../contracts/isolation.ts";
 import type { Resources } from "../contracts/limits.ts";
 import type { Attachment } from "../contracts/network.ts";
-import { conflict, isKind, StartError } from "../errors.ts";
-import { isSameProcess, processStartTime } from "../proc.ts";
+import { failedPrecondition, notModified, StartError } from "../errors.ts";
+import { processStartTime } from "../proc.ts";
 import { createNetns, removeNetns } from "../sys/netns.ts";
 import { libcSys } from "../sys/libc.ts";
+import { trace } from "../trace.ts";
+import { logLimits } from "./create.ts";
 import {
   DEFAULT_MOUNTS, DEFAULT_MOUNTS_AFTER_CGROUP, DEFAULT_PATH_ENV, HOSTS_HEADER, MASKED_PATHS, READONLY_PATHS,
 } from "./defaults.ts";
 import type { Engine } from "./engine.ts";
+import { handleExit } from "./exit.ts";
+import { startHealthChecks } from "./health.ts";
 import { bindToMountSpec, parseTmpfs, sortByDepth } from "./mounts.ts";
 import type { ContainerRecord, HostConfig } from "./types.ts";
-import { trace } from "../trace.ts";
 
-export interface StartedContainer {
-  id: string;
-  pid: number;
-  exited: Promise<ExitStatus>;
-  warnings: string[];
-}
-
-export async function startContainer(engine: Engine, rec: ContainerRecord, stdio: [StdioSpec, StdioSpec, StdioSpec]): Promise<StartedContainer> {
-  if (rec.State.Running && isSameProcess(rec.State.Pid, rec.PidStartTime)) {
-    throw conflict(`container ${rec.Id.slice(0, 12)} is already running`);
-  }
+export async function startContainer(engine: Engine, rec: ContainerRecord): Promise<void> {
+  if (rec.State.Running) throw notModified(`container ${rec.Id.slice(0, 12)} is already running`);
+  if (rec.Creating) throw failedPrecondition(`container ${rec.Id.slice(0, 12)} is still being created`);
   const id = rec.Id;
+  const rt = engine.rt(id);
+  if (rt.restartTimer) clearTimeout(rt.restartTimer);
+  rt.restartTimer = undefined;
   const storage = await engine.storage(rec.Driver);
   const [limits, isolation, network] = await Promise.all([
     engine.plugin("limits"),
     engine.plugin("isolation"),
     engine.plugin("network", rec.HostConfig.NetworkMode),
   ]);
+  trace("start: plugins");
   const undo: (() => unknown)[] = [];
   try {
-    trace("start: plugins");
     const rootfs = await storage.mount(id);
-    trace("start: mounted");
     undo.push(() => storage.unmount(id));
 
     let netnsPath: string | undefined;
@@ -50,85 +48,104 @@ export async function startContainer(engine: Engine, rec: ContainerRecord, stdio
       createNetns(libcSys, netnsPath);
       undo.push(() => removeNetns(libcSys, netnsPath!));
     }
-    trace("start: netns");
     const attachment = await network.attach(id, netnsPath ?? null);
     undo.push(() => network.detach(id));
 
     const hostname = network.namespace === "host" ? hostHostname() : rec.Config.Hostname || id.slice(0, 12);
     const etcMounts = writeEtcFiles(engine.containerDir(id), hostname, attachment, network.namespace === "private");
+    const volumeMounts = await mountVolumes(engine, rec, rootfs);
+    undo.push(() => unmountVolumes(engine, rec));
 
-    trace("start: etc files");
     const cgroup = limits.create(id, resourcesOf(rec.HostConfig));
-    trace("start: cgroup");
     undo.push(() => limits.remove(id));
+    trace("start: prepared");
 
-    const spec = sandboxSpec(rec, rootfs, hostname, netnsPath, etcMounts, cgroup);
-    const proc = await isolation.start(spec, stdio);
-    trace("start: isolation started");
-
+    const spec = sandboxSpec(rec, rootfs, hostname, netnsPath, etcMounts, volumeMounts, cgroup);
+    const stateDir = engine.monitorDir(id);
+    rmSync(stateDir, { recursive: true, force: true });
+    const log = logLimits(rec.HostConfig.LogConfig?.Config ?? {});
+    const proc = await isolation.start(
+      spec,
+      { stateDir, tty: !!rec.Config.Tty, stdin: !!rec.Config.OpenStdin, stdinOnce: !!rec.Config.StdinOnce, log: { path: rec.LogPath, ...log } },
+      async (attach) => {
+        for (const p of rt.pendingAttach.splice(0)) await attach(p.streams).then(p.resolve, p.reject);
+      },
+    );
+    trace("start: running");
+    rt.proc = proc;
     rec.State = {
       ...rec.State,
       Status: "running",
       Running: true,
       Paused: false,
+      Restarting: false,
       OOMKilled: false,
       Dead: false,
       Pid: proc.pid,
       ExitCode: 0,
       Error: "",
       StartedAt: new Date().toISOString(),
+      Health: rec.Config.Healthcheck?.Test && rec.Config.Healthcheck.Test[0] !== "NONE" ? { Status: "starting", FailingStreak: 0, Log: [] } : undefined,
     };
     rec.PidStartTime = processStartTime(proc.pid);
-    engine.db.saveContainer(rec);
-    return { id, pid: proc.pid, exited: proc.exited, warnings: cgroup.warnings };
+    rec.MonitorPid = proc.monitorPid;
+    engine.save(rec);
+    for (const w of cgroup.warnings) engine.emit("container", "warning", id, { message: w });
+    engine.emit("container", "start", id, engine.containerAttributes(rec));
+    watchExit(engine, rec);
+    startHealthChecks(engine, rec);
   } catch (err) {
+    for (const p of rt.pendingAttach.splice(0)) p.reject(err);
     for (const step of undo.reverse()) await Promise.resolve().then(step).catch(() => {});
     rec.State.Error = err instanceof Error ? err.message : String(err);
     if (err instanceof StartError) rec.State.ExitCode = err.exitCode;
-    engine.db.saveContainer(rec);
+    engine.save(rec);
     throw err;
   }
 }
 
-/**
- * Record how a container ended and release what it held: its cgroup,
- * network namespace and root filesystem mount. Safe to call twice.
- */
-export async function finishContainer(engine: Engine, id: string, status: ExitStatus) {
-  const rec = engine.db.getContainer(id);
-  const limits = await engine.plugin("limits");
-  let oomKilled = false;
-  try {
-    oomKilled = limits.exists(id) && limits.oomKilled(id);
-  } catch (err) {
-    if (!isKind(err, "NotFound")) throw err; // removed meanwhile (rm -f from another process)
-  }
-  await releaseResources(engine, id, rec);
-  if (!rec) return;
-  rec.State = {
-    ...rec.State,
-    Status: "exited",
-    Running: false,
-    Paused: false,
-    Pid: 0,
-    ExitCode: status.code,
-    OOMKilled: oomKilled,
-    Error: status.error ?? "",
-    FinishedAt: new Date().toISOString(),
-  };
-  engine.db.saveContainer(rec);
+/** When the container's process ends, record it (once) and apply the restart policy. */
+export function watchExit(engine: Engine, rec: ContainerRecord) {
+  const rt = engine.rt(rec.Id);
+  const proc = rt.proc!;
+  rt.finished = proc.exited.then((status) => handleExit(engine, rec.Id, proc, status));
 }
 
-/** Undo everything start did. Idempotent: every step tolerates "already gone". */
-export async function releaseResources(engine: Engine, id: string, rec?: ContainerRecord) {
-  const limits = await engine.plugin("limits");
-  await limits.remove(id);
-  if (rec) {
-    const network = await engine.plugin("network", rec.HostConfig.NetworkMode).catch(() => undefined);
-    await network?.detach(id);
+/** Attach to a container: now if it runs, else when it starts (docker run attaches before it starts). */
+export function attachContainer(engine: Engine, rec: ContainerRecord, streams: { stdin?: boolean; stdout?: boolean; stderr?: boolean }): Promise<AttachStream> {
+  const rt = engine.rt(rec.Id);
+  if (rt.proc) return rt.proc.attach(streams);
+  return new Promise((resolve, reject) => rt.pendingAttach.push({ streams, resolve, reject }));
+}
+
+/** Mount the container's volumes (filling new ones from the image) and give their binds. */
+async function mountVolumes(engine: Engine, rec: ContainerRecord, rootfs: string): Promise<MountSpec[]> {
+  const { populateVolume } = await import("./volume-populate.ts");
+  const out: MountSpec[] = [];
+  for (const m of rec.Mounts) {
+    if (m.Type !== "volume") continue;
+    const driver = await engine.plugin("volume", m.Driver || "local");
+    const path = await driver.mount(m.Name!, rec.Id);
+    if (!m.NoCopy && isEmptyDir(path)) await populateVolume(rootfs, m.Destination, path);
+    out.push({ type: "bind", source: path, destination: m.Destination, options: ["rbind", "rprivate", ...(m.RW ? [] : ["ro"])] });
   }
-  removeNetns(libcSys, engine.netnsPath(id));
-  if (rec) await (await engine.storage(rec.Driver)).unmount(id);
+  return out;
+}
+
+export async function unmountVolumes(engine: Engine, rec: ContainerRecord) {
+  for (const m of rec.Mounts) {
+    if (m.Type !== "volume" || !m.Name) continue;
+    const driver = await engine.plugin("volume", m.Driver || "local");
+    await driver.unmount(m.Name, rec.Id).catch(() => {});
+  }
+}
+
+function isEmptyDir(path: string): boolean {
+  try {
+    return readdirSync(path).length === 0;
+  } catch {
+    return false;
+  }
 }
 
 export function resourcesOf(h: HostConfig): Resources {
@@ -145,9 +162,7 @@ export function resourcesOf(h: HostConfig): Resources {
 
 /** /etc/hostname, /etc/hosts and /etc/resolv.conf of the container, bound in at start. */
 function writeEtcFiles(dir: string, hostname: string, net: Attachment, privateNet: boolean): MountSpec[] {
-  const hosts = net.useHostFiles
-    ? readOr("/etc/hosts")
-    : [...HOSTS_HEADER, ...net.hostsEntries].join("\n") + "\n";
+  const hosts = net.useHostFiles ? readOr("/etc/hosts") : [...HOSTS_HEADER, ...net.hostsEntries].join("\n") + "\n";
   let resolv = readOr("/etc/resolv.conf");
   if (privateNet) {
     // The host's loopback resolvers cannot be reached from another namespace.
@@ -164,48 +179,52 @@ function writeEtcFiles(dir: string, hostname: string, net: Attachment, privateNe
   }));
 }
 
+/** The environment of the container's processes: Docker's defaults, then the container's own. */
+export function containerEnv(rec: ContainerRecord, hostname: string, extra: string[] = []): string[] {
+  const env = [DEFAULT_PATH_ENV, `HOSTNAME=${hostname}`, ...(rec.Config.Tty ? ["TERM=xterm"] : [])];
+  for (const e of [...(rec.Config.Env ?? []), ...extra]) {
+    const key = e.split("=", 1)[0];
+    const at = env.findIndex((x) => x.split("=", 1)[0] === key);
+    if (at >= 0) env[at] = e;
+    else env.push(e);
+  }
+  return env;
+}
+
 function sandboxSpec(
   rec: ContainerRecord,
   rootfs: string,
   hostname: string,
   netnsPath: string | undefined,
   etcMounts: MountSpec[],
+  volumeMounts: MountSpec[],
   cgroup: { joinFiles: string[]; containerMounts: MountSpec[] },
 ): SandboxSpec {
   const h = rec.HostConfig;
-  const user = sortByDepth([...rec.Mounts.map(bindToMountSpec), ...parseTmpfs(h.Tmpfs ?? {})]);
+  const binds = rec.Mounts.filter((m) => m.Type === "bind").map(bindToMountSpec);
+  const user = sortByDepth([...binds, ...volumeMounts, ...parseTmpfs(h.Tmpfs ?? {})]);
+  // A user's mount on /etc/hosts (and the others) wins over berth's file, as in Docker.
   const userDests = new Set(user.map((m) => m.destination));
-  const env = [DEFAULT_PATH_ENV, `HOSTNAME=${hostname}`, ...(rec.Config.Tty ? ["TERM=xterm"] : [])];
-  for (const e of rec.Config.Env ?? []) {
-    const key = e.split("=", 1)[0];
-    const at = env.findIndex((x) => x.split("=", 1)[0] === key);
-    if (at >= 0) env[at] = e;
-    else env.push(e);
-  }
+  const etc = etcMounts.filter((m) => !userDests.has(m.destination));
   return {
     id: rec.Id,
     rootfs,
     hostname,
     readonlyRootfs: !!h.ReadonlyRootfs,
-    mounts: [
-      ...DEFAULT_MOUNTS,
-      ...cgroup.containerMounts,
-      ...DEFAULT_MOUNTS_AFTER_CGROUP,
-      ...etcMounts.filter((m) => !userDests.has(m.destination)),
-      ...user,
-    ],
+    mounts: [...DEFAULT_MOUNTS, ...cgroup.containerMounts, ...DEFAULT_MOUNTS_AFTER_CGROUP, ...etc, ...user],
     maskedPaths: MASKED_PATHS,
     readonlyPaths: READONLY_PATHS,
     netnsPath,
     cgroupJoin: cgroup.joinFiles,
     process: {
       args: [rec.Path, ...rec.Args],
-      env,
+      env: containerEnv(rec, hostname),
       cwd: rec.Config.WorkingDir || "/",
       user: rec.Config.User ?? "",
       capabilities: DEFAULT_CAPABILITIES,
       noNewPrivileges: false,
       rlimits: (h.Ulimits ?? []).map((u) => ({ type: u.Name, soft: u.Soft, hard: u.Hard })),
+      terminal: !!rec.Config.Tty,
     },
   };
 }

@@ -19,8 +19,38 @@ export interface ContainerConfig {
   WorkingDir?: string;
   Labels?: Record<string, string>;
   StopSignal?: string;
+  StopTimeout?: number;
   ExposedPorts?: Record<string, object>;
   Volumes?: Record<string, object> | null;
+  Healthcheck?: HealthConfig;
+}
+
+/** Docker's HealthConfig; durations in nanoseconds. Test: ["NONE"] | ["CMD", ...] | ["CMD-SHELL", "cmd"]. */
+export interface HealthConfig {
+  Test?: string[];
+  Interval?: number;
+  Timeout?: number;
+  StartPeriod?: number;
+  StartInterval?: number;
+  Retries?: number;
+}
+
+export interface HealthLogEntry {
+  Start: string;
+  End: string;
+  ExitCode: number;
+  Output: string;
+}
+
+export interface Health {
+  Status: "starting" | "healthy" | "unhealthy";
+  FailingStreak: number;
+  Log: HealthLogEntry[];
+}
+
+export interface LogConfig {
+  Type: string;
+  Config: Record<string, string>;
 }
 
 export interface Ulimit {
@@ -54,6 +84,9 @@ export interface HostConfig {
   Privileged?: boolean;
   RestartPolicy?: RestartPolicy;
   SecurityOpt?: string[] | null;
+  LogConfig?: LogConfig;
+  /** --mount style mounts (type volume, bind or tmpfs). */
+  Mounts?: { Type: "volume" | "bind" | "tmpfs"; Source?: string; Target: string; ReadOnly?: boolean; VolumeOptions?: { NoCopy?: boolean; Labels?: Record<string, string> } }[] | null;
 }
 
 /** A create request: POST /containers/create's body. */
@@ -76,6 +109,7 @@ export interface ContainerState {
   Error: string;
   StartedAt: string;
   FinishedAt: string;
+  Health?: Health;
 }
 
 export const ZERO_TIME = "0001-01-01T00:00:00Z";
@@ -96,11 +130,18 @@ export const newState = (): ContainerState => ({
 
 export interface MountPoint {
   Type: "bind" | "volume" | "tmpfs";
+  /** Volume name (type volume). */
+  Name?: string;
   Source: string;
   Destination: string;
+  Driver?: string;
   Mode: string;
   RW: boolean;
   Propagation: string;
+  /** Do not fill an empty volume from the image (volume-nocopy). */
+  NoCopy?: boolean;
+  /** A volume made for this container alone (an image VOLUME or -v /path): removed by rm -v. */
+  Anonymous?: boolean;
 }
 
 export interface ContainerRecord {
@@ -117,8 +158,45 @@ export interface ContainerRecord {
   State: ContainerState;
   Mounts: MountPoint[];
   Driver: string;
+  LogPath: string;
+  RestartCount: number;
+  /** Stopped by stop/kill: the restart policy leaves it alone (Docker's HasBeenManuallyStopped). */
+  ManuallyStopped: boolean;
   /** Host start time of State.Pid (/proc/<pid>/stat field 22), so a reused pid is not mistaken for it. */
   PidStartTime?: number;
+  MonitorPid?: number;
+  /** Still being created: a record left like this by a crash is removed at the next start. */
+  Creating?: boolean;
+}
+
+/** A `docker exec` session. */
+export interface ExecRecord {
+  ID: string;
+  ContainerID: string;
+  Running: boolean;
+  ExitCode: number | null;
+  Pid: number;
+  OpenStdin: boolean;
+  OpenStdout: boolean;
+  OpenStderr: boolean;
+  CanRemove: boolean;
+  DetachKeys: string;
+  ProcessConfig: { tty: boolean; entrypoint: string; arguments: string[]; privileged: boolean; user: string };
+  Env: string[];
+  WorkingDir: string;
+}
+
+/** Docker's volume object. */
+export interface VolumeRecord {
+  Name: string;
+  Driver: string;
+  Mountpoint: string;
+  CreatedAt: string;
+  Labels: Record<string, string>;
+  Options: Record<string, string>;
+  Scope: "local";
+  /** Made for one container (image VOLUME, -v /path); rm -v removes it. */
+  Anonymous: boolean;
 }
 
 /** OCI image config (application/vnd.oci.image.config.v1+json). */
@@ -137,6 +215,7 @@ export interface ImageConfig {
     WorkingDir?: string;
     Labels?: Record<string, string> | null;
     StopSignal?: string;
+    Healthcheck?: HealthConfig;
   };
   rootfs: { type: "layers"; diff_ids: string[] };
   history?: { created?: string; created_by?: string; comment?: string; empty_layer?: boolean }[];

@@ -11,20 +11,42 @@
 //
 // Whiteouts (".wh.<name>", ".wh..wh..opq") become overlayfs' own markers
 // (whiteouts: "overlay": a 0:0 character device, the trusted.overlay.opaque
-// xattr) or are carried out on a full copy of the parent layer ("delete").
+// xattr) or are carried out on a full copy of the parent layer ("delete");
+// "none" takes them for ordinary names (docker cp).
+//
+// `into`, `owner` and `noOverwriteDirNonDir` make it the extractor of
+// `docker cp` (PUT /containers/{id}/archive): names relative to a directory
+// of the root, Docker's ownership and its refusal to replace a directory by
+// a non-directory or the reverse.
 import {
   closeSync, constants, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync,
-  mkdirSync, openSync, readdirSync, readlinkSync, rmSync, symlinkSync, unlinkSync, writeSync, chmodSync,
+  mkdirSync, openSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, unlinkSync, writeSync, chmodSync,
 } from "node:fs";
 import { posix } from "node:path";
-import { BerthError, errnoCode, invalidArgument, notSupported, SysError } from "../errors.ts";
+import { BerthError, conflict, errnoCode, invalidArgument, notSupported, SysError } from "../errors.ts";
 import { S_IFCHR, type Sys } from "../sys/index.ts";
 import { readTar, type TarEntry } from "./tar.ts";
 
 export interface ApplyOptions {
-  /** "overlay": write overlayfs whiteouts (a layer of its own); "delete": remove what they hide (a full copy). */
-  whiteouts: "overlay" | "delete";
+  /**
+   * "overlay": write overlayfs whiteouts (a layer of its own); "delete": remove what they hide (a full copy);
+   * "none": no whiteouts, ".wh.*" names are ordinary files.
+   */
+  whiteouts: "overlay" | "delete" | "none";
   sys: Sys;
+  /**
+   * Unpack under this directory of the root (a path inside it, resolved in
+   * it; it must exist) instead of at the root: names and hard link targets
+   * are relative to it and may not leave it (symlinks met on the way are
+   * still followed within the whole root, as docker cp does). A leading "/"
+   * in a name is dropped, as Docker does, and the entry for the directory
+   * itself ("." or "./") leaves it as it is.
+   */
+  into?: string;
+  /** Give everything this owner instead of the archive's (Docker's ChownOpts). */
+  owner?: { uid: number; gid: number };
+  /** Refuse to replace a directory by a non-directory or the reverse (Docker's NoOverwriteDirNonDir): a Conflict error. */
+  noOverwriteDirNonDir?: boolean;
 }
 
 export interface ApplyResult {
@@ -48,7 +70,8 @@ const makedev = (major: number, minor: number) =>
   (minor & 0xff) + (major & 0xfff) * 0x100 + Math.floor(minor / 0x100) * 0x100000 + Math.floor(major / 0x1000) * 2 ** 44;
 
 export async function applyLayer(root: string, tar: AsyncIterable<Uint8Array>, opts: ApplyOptions): Promise<ApplyResult> {
-  const st = lstatSync(root, { throwIfNoEntry: false });
+  // The root itself may be reached through a symlink (/proc/<pid>/root): it is trusted.
+  const st = statSync(root, { throwIfNoEntry: false });
   if (!st?.isDirectory()) throw invalidArgument(`cannot apply a layer onto ${root}: not a directory`);
   const a = new Applier(root.replace(/\/+$/, "") || "/", opts);
   for await (const entry of readTar(tar)) {
@@ -100,12 +123,34 @@ class Applier {
   private readonly dirMeta = new Map<string, DirMeta>();
   /** What this layer wrote ("delete" mode: opaque dirs keep these). */
   private readonly written: Set<string> | null;
+  /** The resolved `into` directory ("" for the root). */
+  private readonly into: string;
 
   constructor(
     private readonly root: string,
     private readonly opts: ApplyOptions,
   ) {
     this.written = opts.whiteouts === "delete" ? new Set() : null;
+    this.into = "";
+    if (opts.into !== undefined) {
+      const raw = posix.normalize(`/${opts.into}`).replace(/^\/+|\/+$/g, "");
+      const dir = this.resolveDir(raw, false, opts.into);
+      if (dir === null) throw invalidArgument(`cannot unpack into "/${raw}": not a directory in ${root}`);
+      this.into = dir;
+    }
+  }
+
+  private uid(e: TarEntry) {
+    return this.opts.owner?.uid ?? e.uid;
+  }
+
+  private gid(e: TarEntry) {
+    return this.opts.owner?.gid ?? e.gid;
+  }
+
+  /** The destination as Docker names it in its NoOverwriteDirNonDir errors. */
+  private get dest() {
+    return `/${this.into}`;
   }
 
   private abs(rel: string): string {
@@ -113,18 +158,22 @@ class Applier {
   }
 
   async apply(e: TarEntry) {
-    const rel = cleanName(e.name);
+    const inner = cleanName(e.name, this.opts.into !== undefined);
+    const rel = this.into === "" ? inner : inner === "" ? this.into : `${this.into}/${inner}`;
     const slash = rel.lastIndexOf("/");
     const parentRaw = slash < 0 ? "" : rel.slice(0, slash);
     const base = rel.slice(slash + 1);
 
-    // aufs metadata (".wh..wh.plnk", ".wh..wh.aufs"): not part of the filesystem.
-    if (rel.includes(".wh..wh.") && rel.split("/").some((c) => c.startsWith(".wh..wh.") && c !== OPAQUE)) return;
-    if (base.startsWith(WH)) return this.whiteout(e, parentRaw, base);
+    if (this.opts.whiteouts !== "none" && inner !== "") {
+      // aufs metadata (".wh..wh.plnk", ".wh..wh.aufs"): not part of the filesystem.
+      if (inner.includes(".wh..wh.") && inner.split("/").some((c) => c.startsWith(".wh..wh.") && c !== OPAQUE)) return;
+      if (base.startsWith(WH)) return this.whiteout(e, parentRaw, base);
+    }
 
-    if (rel === "") {
+    if (inner === "") {
       if (e.type !== "dir") throw invalidArgument(`layer entry "${e.name}" would replace the root directory with a ${e.type}`);
-      lchownSync(this.root, e.uid, e.gid);
+      if (this.opts.into !== undefined) return; // Docker leaves the destination directory as it is
+      lchownSync(this.root, this.uid(e), this.gid(e));
       this.setXattrs(e, "");
       this.deferDir(e, "");
       return;
@@ -143,7 +192,7 @@ class Applier {
           }
           this.size += e.size;
           // Order matters: chown clears setuid bits and security.capability; writes clear capabilities.
-          fchownSync(fd, e.uid, e.gid);
+          fchownSync(fd, this.uid(e), this.gid(e));
           this.setXattrs(e, path);
           fchmodSync(fd, e.mode);
           futimesSync(fd, e.mtime, e.mtime);
@@ -159,12 +208,13 @@ class Applier {
           if (errnoCode(err) !== "EEXIST") throw err;
           const st = lstatSync(p);
           if (!st.isDirectory()) {
+            if (this.opts.noOverwriteDirNonDir) throw conflict(`cannot overwrite non-directory "/${path}" with directory "${this.dest}"`);
             this.remove(path, st.isDirectory(), st.isSymbolicLink());
             mkdirSync(p, 0o755);
           }
         }
         this.dirs.add(path);
-        lchownSync(p, e.uid, e.gid);
+        lchownSync(p, this.uid(e), this.gid(e));
         this.setXattrs(e, path);
         this.deferDir(e, path);
         break;
@@ -172,7 +222,7 @@ class Applier {
       case "symlink": {
         if (e.linkname === "") throw invalidArgument(`layer entry "${e.name}" is a symlink with an empty target`);
         this.create(path, () => symlinkSync(e.linkname, p));
-        lchownSync(p, e.uid, e.gid);
+        lchownSync(p, this.uid(e), this.gid(e));
         this.setXattrs(e, path);
         lutimesSync(p, e.mtime, e.mtime);
         break;
@@ -181,7 +231,7 @@ class Applier {
         const target = this.linkTarget(e);
         if (target === path) break; // a link to itself: what is there already is the file
         this.create(path, () => linkSync(this.abs(target), p));
-        lchownSync(p, e.uid, e.gid);
+        lchownSync(p, this.uid(e), this.gid(e));
         this.setXattrs(e, path);
         const symlink = lstatSync(p).isSymbolicLink();
         if (!symlink) chmodSync(p, e.mode);
@@ -200,7 +250,7 @@ class Applier {
           this.warnings.push(`skipped ${e.type} "${e.name}": creating device nodes is not permitted here (a user namespace?)`);
           return;
         }
-        lchownSync(p, e.uid, e.gid);
+        lchownSync(p, this.uid(e), this.gid(e));
         this.setXattrs(e, path);
         chmodSync(p, e.mode); // the new node, not a symlink: nothing to follow
         lutimesSync(p, e.mtime, e.mtime);
@@ -264,6 +314,7 @@ class Applier {
       if (errnoCode(err) !== "EEXIST") throw err;
     }
     const st = lstatSync(this.abs(path));
+    if (this.opts.noOverwriteDirNonDir && st.isDirectory()) throw conflict(`cannot overwrite directory "/${path}" with non-directory "${this.dest}"`);
     this.remove(path, st.isDirectory(), st.isSymbolicLink());
     return make();
   }
@@ -349,8 +400,9 @@ class Applier {
     if (clean === ".." || clean.startsWith("../")) {
       throw invalidArgument(`layer entry "${e.name}" is a hard link to "${e.linkname}", which points outside the root filesystem`);
     }
-    const rel = clean.replace(/\/+$/, "");
-    if (rel === "." || rel === "") throw invalidArgument(`layer entry "${e.name}" is a hard link to the root directory`);
+    const inner = clean.replace(/\/+$/, "");
+    if (inner === "." || inner === "") throw invalidArgument(`layer entry "${e.name}" is a hard link to the root directory`);
+    const rel = this.into === "" ? inner : `${this.into}/${inner}`;
     const slash = rel.lastIndexOf("/");
     const parent = this.resolveDir(slash < 0 ? "" : rel.slice(0, slash), false, e.name);
     const target = parent === null ? null : parent === "" ? rel.slice(slash + 1) : `${parent}/${rel.slice(slash + 1)}`;
@@ -394,8 +446,9 @@ class Applier {
 }
 
 /** A tar name as a clean path relative to the root ("" is the root); refuses names that leave it. */
-function cleanName(name: string): string {
+function cleanName(name: string, dropLeadingSlash = false): string {
   if (name.includes("\0")) throw invalidArgument(`layer entry "${name}" has a NUL byte in its name`);
+  if (dropLeadingSlash) name = name.replace(/^\/+/, "") || ".";
   if (name.startsWith("/")) {
     throw invalidArgument(`layer entry "${name}" has an absolute path, which points outside the root filesystem`, "layer paths are relative to the root");
   }

@@ -1,7 +1,7 @@
 // berth's state: one SQLite database (WAL) under the root directory.
 // Images, tags, layers and containers; every change is a transaction.
 import { Database } from "bun:sqlite";
-import type { ContainerRecord, ImageRecord } from "../engine/types.ts";
+import type { ContainerRecord, ImageRecord, VolumeRecord } from "../engine/types.ts";
 
 const MIGRATIONS = [
   `CREATE TABLE images (
@@ -28,6 +28,14 @@ const MIGRATIONS = [
      image_id TEXT NOT NULL,
      record TEXT NOT NULL);
    CREATE INDEX containers_image ON containers(image_id);`,
+  `CREATE TABLE volumes (
+     name TEXT PRIMARY KEY,
+     record TEXT NOT NULL);
+   CREATE TABLE events (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     time_nano INTEGER NOT NULL,
+     event TEXT NOT NULL);
+   CREATE INDEX events_time ON events(time_nano);`,
 ];
 
 export interface LayerRow {
@@ -172,6 +180,34 @@ export class StateDB {
 
   deleteContainer(id: string) {
     this.db.query("DELETE FROM containers WHERE id = ?").run(id);
+  }
+
+  // ------------------------------------------------------------ volumes
+
+  putVolume(v: VolumeRecord) {
+    this.db.query("INSERT OR REPLACE INTO volumes (name, record) VALUES (?, ?)").run(v.Name, JSON.stringify(v));
+  }
+
+  listVolumes(): VolumeRecord[] {
+    return (this.db.query("SELECT record FROM volumes ORDER BY name").all() as { record: string }[]).map((r) => JSON.parse(r.record));
+  }
+
+  deleteVolume(name: string) {
+    this.db.query("DELETE FROM volumes WHERE name = ?").run(name);
+  }
+
+  // ------------------------------------------------------------ events
+
+  /** Append an event, keeping the newest `keep`. */
+  addEvent(timeNano: bigint, event: object, keep = 10_000) {
+    const { lastInsertRowid } = this.db.query("INSERT INTO events (time_nano, event) VALUES (?, ?)").run(timeNano, JSON.stringify(event));
+    if (Number(lastInsertRowid) % 1000 === 0) this.db.query("DELETE FROM events WHERE seq <= ?").run(Number(lastInsertRowid) - keep);
+  }
+
+  /** Events with since <= time <= until, oldest first. */
+  eventsBetween(sinceNano: bigint, untilNano: bigint): object[] {
+    const rows = this.db.query("SELECT event FROM events WHERE time_nano >= ? AND time_nano <= ? ORDER BY seq").all(sinceNano, untilNano) as { event: string }[];
+    return rows.map((r) => JSON.parse(r.event));
   }
 }
 

@@ -56,6 +56,20 @@ export class FakeSys implements Sys {
     return [...this.xattrs.keys()].filter((k) => k.startsWith(`${path}\0`)).map((k) => k.slice(path.length + 1));
   }
   setControllingTerminal(...a: Parameters<Sys["setControllingTerminal"]>) { this.record("setControllingTerminal", a); }
+  dup2(...a: Parameters<Sys["dup2"]>) { this.record("dup2", a); }
+  ptyUnlock(...a: Parameters<Sys["ptyUnlock"]>) {
+    this.record("ptyUnlock", a);
+    return 0;
+  }
+  sendFd(...a: Parameters<Sys["sendFd"]>) { this.record("sendFd", a); }
+  socketpair(): [number, number] {
+    this.record("socketpair", []);
+    return [100, 101];
+  }
+  tryLock(fd: number) {
+    this.record("tryLock", [fd]);
+    return true;
+  }
   setCloexec(...a: Parameters<Sys["setCloexec"]>) { this.record("setCloexec", a); }
   linkUp(...a: Parameters<Sys["linkUp"]>) { this.record("linkUp", a); }
   execve(path: string, argv: string[], envp: string[]): never {

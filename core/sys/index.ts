@@ -34,6 +34,16 @@ export interface Sys {
   llistxattr(path: string): string[];
   /** Make the terminal on `fd` the caller's controlling terminal (the caller leads a session). */
   setControllingTerminal(fd: number): void;
+  /** Duplicate `fd` onto `target` (dup2). */
+  dup2(fd: number, target: number): void;
+  /** Unlock a pseudo-terminal master and return its slave's number (/dev/pts/N). */
+  ptyUnlock(master: number): number;
+  /** Send an open file descriptor over a unix socket (SCM_RIGHTS). */
+  sendFd(socket: number, fd: number): void;
+  /** A connected pair of unix stream sockets, both close-on-exec. */
+  socketpair(): [number, number];
+  /** Take an exclusive lock on an open file without waiting; false if another process holds it. */
+  tryLock(fd: number): boolean;
   /** Set or clear FD_CLOEXEC on a descriptor. */
   setCloexec(fd: number, on: boolean): void;
   /** Bring a network interface up in the calling thread's network namespace. */
@@ -65,6 +75,7 @@ export const MS = {
 export const MNT_DETACH = 0x2;
 
 export const CLONE = {
+  FS: 0x00000200,
   NEWNS: 0x00020000,
   NEWCGROUP: 0x02000000,
   NEWUTS: 0x04000000,

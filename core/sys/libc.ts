@@ -29,7 +29,11 @@ function load() {
     lgetxattr: { args: [P, P, P, u64], returns: i64 },
     llistxattr: { args: [P, P, u64], returns: i64 },
     fcntl: { args: [i32, i32, i32], returns: i32 },
+    flock: { args: [i32, i32], returns: i32 },
     socket: { args: [i32, i32, i32], returns: i32 },
+    socketpair: { args: [i32, i32, i32, P], returns: i32 },
+    dup2: { args: [i32, i32], returns: i32 },
+    sendmsg: { args: [i32, P, i32], returns: i64 },
     ioctl: { args: [i32, u64, P], returns: i32 },
     close: { args: [i32], returns: i32 },
     execve: { args: [P, P, P], returns: i32 },
@@ -62,6 +66,8 @@ const F_GETFD = 1;
 const F_SETFD = 2;
 const FD_CLOEXEC = 1;
 const TIOCSCTTY = 0x540e;
+const TIOCGPTN = 0x80045430;
+const TIOCSPTLCK = 0x40045431;
 const SIOCGIFFLAGS = 0x8913;
 const SIOCSIFFLAGS = 0x8914;
 const IFF_UP = 0x1;
@@ -69,6 +75,9 @@ const AF_INET = 2;
 const SOCK_DGRAM = 2;
 const SOCK_CLOEXEC = 0o2000000;
 const _LINUX_CAPABILITY_VERSION_3 = 0x20080522;
+
+/** One buffer for xattr reads: allocating 64 KiB per call halves archiving speed on small files. */
+const xattrBuffer = new Uint8Array(65536);
 
 export const libcSys: Sys = {
   mount(source, target, fstype, flags, data) {
@@ -141,7 +150,7 @@ export const libcSys: Sys = {
     check(libc().lsetxattr(cstr(path), cstr(name), v, value.length, 0), "lsetxattr", `${name} on ${path}`);
   },
   lgetxattr(path, name) {
-    const buf = new Uint8Array(65536);
+    const buf = xattrBuffer;
     const n = Number(libc().lgetxattr(cstr(path), cstr(name), buf, buf.length));
     if (n < 0) {
       const errno = read.i32(libc().__errno_location()!, 0);
@@ -151,7 +160,7 @@ export const libcSys: Sys = {
     return buf.slice(0, n);
   },
   llistxattr(path) {
-    const buf = new Uint8Array(65536);
+    const buf = xattrBuffer;
     const n = Number(libc().llistxattr(cstr(path), buf, buf.length));
     if (n < 0) {
       const errno = read.i32(libc().__errno_location()!, 0);
@@ -162,6 +171,49 @@ export const libcSys: Sys = {
   },
   setControllingTerminal(fd) {
     check(libc().ioctl(fd, TIOCSCTTY, null), "ioctl(TIOCSCTTY)", `fd ${fd}`);
+  },
+  dup2(fd, target) {
+    check(libc().dup2(fd, target), "dup2", `${fd} -> ${target}`);
+  },
+  ptyUnlock(master) {
+    const arg = new Int32Array(1);
+    check(libc().ioctl(master, TIOCSPTLCK, arg), "ioctl(TIOCSPTLCK)", `fd ${master}`);
+    check(libc().ioctl(master, TIOCGPTN, arg), "ioctl(TIOCGPTN)", `fd ${master}`);
+    return arg[0]!;
+  },
+  sendFd(socket, fd) {
+    const SOL_SOCKET = 1;
+    const SCM_RIGHTS = 1;
+    const data = new Uint8Array([0]); // a stream socket needs at least one byte
+    const iov = new BigUint64Array([BigInt(ptr(data)), 1n]);
+    const control = new Uint8Array(24); // CMSG_SPACE(sizeof(int))
+    const cv = new DataView(control.buffer);
+    cv.setBigUint64(0, 20n, true); // cmsg_len = CMSG_LEN(sizeof(int))
+    cv.setInt32(8, SOL_SOCKET, true);
+    cv.setInt32(12, SCM_RIGHTS, true);
+    cv.setInt32(16, fd, true);
+    const msg = new Uint8Array(56); // struct msghdr
+    const mv = new DataView(msg.buffer);
+    mv.setBigUint64(16, BigInt(ptr(iov)), true);
+    mv.setBigUint64(24, 1n, true);
+    mv.setBigUint64(32, BigInt(ptr(control)), true);
+    mv.setBigUint64(40, BigInt(control.length), true);
+    check(libc().sendmsg(socket, msg, 0), "sendmsg(SCM_RIGHTS)", `fd ${fd} over ${socket}`);
+  },
+  socketpair() {
+    const AF_UNIX = 1;
+    const SOCK_STREAM = 1;
+    const fds = new Int32Array(2);
+    check(libc().socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), "socketpair");
+    return [fds[0]!, fds[1]!];
+  },
+  tryLock(fd) {
+    const LOCK_EX = 2;
+    const LOCK_NB = 4;
+    if (libc().flock(fd, LOCK_EX | LOCK_NB) === 0) return true;
+    const errno = read.i32(libc().__errno_location()!, 0);
+    if (ERRNO_NAMES[errno] === "EAGAIN") return false;
+    fail("flock", `fd ${fd}`);
   },
   setCloexec(fd, on) {
     const flags = libc().fcntl(fd, F_GETFD, 0);

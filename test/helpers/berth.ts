@@ -1,8 +1,9 @@
-// Helpers for tests that drive the real `berth` CLI against a real kernel,
-// each with its own --root and cgroup parent, and check nothing leaked.
+// Helpers for tests that drive berth (and the docker CLI) against a real
+// kernel: each test root has its own berthd, cgroup parent and runtime
+// directory; removeRoot stops everything and leaks() says what was left.
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync } from "node:fs";
-import { randomBytes } from "node:crypto";
 import { parseMountinfo, probeHost } from "../../core/host.ts";
+import { defaultExecRoot, defaultSocket } from "../../core/location.ts";
 
 export const REPO = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 export const BERTH = `${REPO}/bin/berth`;
@@ -11,16 +12,27 @@ const CACHE = process.env.BERTH_TEST_CACHE ?? "/tmp/berth-test-cache";
 
 export interface TestRoot {
   root: string;
+  execRoot: string;
+  socket: string;
   cgroupParent: string;
-  /** Global flags that point berth at this root. */
+  /** Global flags that point berth at this root (and configure its daemon). */
   flags: string[];
+  /** DOCKER_HOST for the docker CLI. */
+  dockerHost: string;
 }
 
 export function makeRoot(extraFlags: string[] = []): TestRoot {
   mkdirSync("/tmp/berth-tests", { recursive: true });
   const root = mkdtempSync("/tmp/berth-tests/root-");
-  const cgroupParent = `berth-test-${randomBytes(4).toString("hex")}`;
-  return { root, cgroupParent, flags: ["--root", root, "--cgroup-parent", cgroupParent, ...extraFlags] };
+  const cgroupParent = `berth-test-${root.slice(-6)}`;
+  return {
+    root,
+    execRoot: defaultExecRoot(root),
+    socket: defaultSocket(root),
+    cgroupParent,
+    flags: ["--root", root, "--cgroup-parent", cgroupParent, ...extraFlags],
+    dockerHost: `unix://${defaultSocket(root)}`,
+  };
 }
 
 export interface Result {
@@ -29,16 +41,33 @@ export interface Result {
   stderr: string;
 }
 
-/** Run `berth <global flags> <args>` and collect its output. */
-export async function berth(t: TestRoot, args: string[], opts: { stdin?: string; env?: Record<string, string> } = {}): Promise<Result> {
-  const proc = Bun.spawn([BERTH, ...t.flags, ...args], {
-    stdin: opts.stdin === undefined ? "ignore" : new TextEncoder().encode(opts.stdin),
-    stdout: "pipe",
-    stderr: "pipe",
-    env: { ...process.env, ...opts.env },
-  });
+async function collect(proc: Bun.Subprocess<"ignore" | Uint8Array | "pipe", "pipe", "pipe">): Promise<Result> {
   const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   return { code, stdout, stderr };
+}
+
+/** Run `berth <global flags> <args>` and collect its output. */
+export function berth(t: TestRoot, args: string[], opts: { stdin?: string; env?: Record<string, string> } = {}): Promise<Result> {
+  return collect(
+    Bun.spawn([BERTH, ...t.flags, ...args], {
+      stdin: opts.stdin === undefined ? "ignore" : new TextEncoder().encode(opts.stdin),
+      stdout: "pipe",
+      stderr: "pipe",
+      env: { ...process.env, ...opts.env },
+    }),
+  );
+}
+
+/** Run the stock docker CLI against this root's berthd. */
+export function docker(t: TestRoot, args: string[], opts: { stdin?: string } = {}): Promise<Result> {
+  return collect(
+    Bun.spawn(["docker", ...args], {
+      stdin: opts.stdin === undefined ? "ignore" : new TextEncoder().encode(opts.stdin),
+      stdout: "pipe",
+      stderr: "pipe",
+      env: { ...process.env, DOCKER_HOST: t.dockerHost, DOCKER_CLI_HINTS: "false" },
+    }),
+  );
 }
 
 /** The busybox rootfs tarball, built once per machine from Debian's busybox-static. */
@@ -54,24 +83,50 @@ export async function busyboxTar(): Promise<string> {
   return tar;
 }
 
-/** Import busybox as `bb` (with `CMD ["sh"]`) into this root. */
+/** Import busybox as `bb` (with `CMD ["sh"]`) into this root (starting its daemon). */
 export async function importBusybox(t: TestRoot, name = "bb"): Promise<string> {
   const r = await berth(t, ["import", "--change", 'CMD ["sh"]', await busyboxTar(), name]);
   if (r.code !== 0) throw new Error(`import failed: ${r.stderr}`);
   return r.stdout.trim();
 }
 
-/** What this root left behind on the host: mounts, cgroups, netns files. */
+export function daemonPid(t: TestRoot): number | undefined {
+  try {
+    return Number(readFileSync(`${t.root}/berthd.pid`, "utf8").trim()) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Processes (host pids) whose command line mentions `needle`. */
+export function processesMatching(needle: string): number[] {
+  const out: number[] = [];
+  for (const p of readdirSync("/proc")) {
+    if (!/^\d+$/.test(p) || Number(p) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${p}/cmdline`, "utf8").includes(needle)) out.push(Number(p));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+/** What this root left behind on the host: mounts, cgroups, netns files, monitors. */
 export function leaks(t: TestRoot): string[] {
   const found: string[] = [];
   for (const m of parseMountinfo(readFileSync("/proc/self/mountinfo", "utf8"))) {
-    if (m.mountpoint.startsWith(t.root)) found.push(`mount ${m.mountpoint}`);
+    if (m.mountpoint.startsWith(t.root) || m.mountpoint.startsWith(`${t.execRoot}/`)) found.push(`mount ${m.mountpoint}`);
   }
   for (const dir of cgroupDirs(t)) {
     if (!existsSync(dir)) continue;
     for (const child of readdirSync(dir, { withFileTypes: true })) if (child.isDirectory()) found.push(`cgroup ${dir}/${child.name}`);
   }
   if (existsSync(`${t.root}/netns`)) for (const f of readdirSync(`${t.root}/netns`)) found.push(`netns ${t.root}/netns/${f}`);
+  for (const pid of processesMatching(`${t.execRoot}/`)) found.push(`process ${pid}: ${readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ").trim()}`);
+  for (const sub of ["c", "e"]) {
+    if (existsSync(`${t.execRoot}/${sub}`)) for (const f of readdirSync(`${t.execRoot}/${sub}`)) found.push(`monitor dir ${t.execRoot}/${sub}/${f}`);
+  }
   return found;
 }
 
@@ -82,12 +137,32 @@ function cgroupDirs(t: TestRoot): string[] {
   return [...mounts].map((m) => `${m}/${t.cgroupParent}`);
 }
 
-/** Remove the root and the (by now empty) cgroup parent. */
-export function removeRoot(t: TestRoot) {
+/** Stop the root's daemon (SIGTERM; containers keep running) and wait for it to exit. */
+export async function stopDaemon(t: TestRoot, signal: "SIGTERM" | "SIGKILL" = "SIGTERM") {
+  const pid = daemonPid(t);
+  if (!pid) return;
+  try {
+    process.kill(pid, signal);
+  } catch {
+    return;
+  }
+  for (let i = 0; i < 500 && existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z "); i++) await Bun.sleep(10);
+}
+
+/** Remove every container and volume, stop the daemon, and delete the root and its cgroup parent. */
+export async function removeRoot(t: TestRoot) {
+  if (daemonPid(t)) {
+    const ids = (await berth(t, ["ps", "-aq"])).stdout.trim().split("\n").filter(Boolean);
+    if (ids.length) await berth(t, ["rm", "-fv", ...ids]);
+    const vols = (await berth(t, ["volume", "ls", "-q"])).stdout.trim().split("\n").filter(Boolean);
+    if (vols.length) await berth(t, ["volume", "rm", "-f", ...vols]);
+    await stopDaemon(t);
+  }
   for (const m of parseMountinfo(readFileSync("/proc/self/mountinfo", "utf8")).reverse()) {
-    if (m.mountpoint.startsWith(t.root)) Bun.spawnSync(["umount", "-l", m.mountpoint]);
+    if (m.mountpoint.startsWith(t.root) || m.mountpoint.startsWith(`${t.execRoot}/`)) Bun.spawnSync(["umount", "-l", m.mountpoint]);
   }
   rmSync(t.root, { recursive: true, force: true });
+  rmSync(t.execRoot, { recursive: true, force: true });
   for (const dir of cgroupDirs(t)) {
     try {
       rmdirSync(dir);

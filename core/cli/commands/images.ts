@@ -1,51 +1,55 @@
 // berth images: list images as `docker images` does.
 import { familiarName, parseReference } from "../../images/reference.ts";
 import type { CommandDef } from "../args.ts";
-import { openEngine } from "../engine.ts";
+import { connect } from "../connect.ts";
 import { ago, humanSize, table } from "../format.ts";
-import { renderTemplate } from "../template.ts";
 import { print } from "../output.ts";
+import { renderTemplate } from "../template.ts";
+
+interface ImageSummary {
+  Id: string;
+  RepoTags: string[];
+  Created: number;
+  Size: number;
+}
 
 export const command: CommandDef = {
   name: "images",
   usage: "images [OPTIONS] [REPOSITORY[:TAG]]",
   summary: "List images",
   flags: [
+    { name: "all", short: "a", kind: "bool", help: "Show all images (default hides intermediate images)" },
     { name: "quiet", short: "q", kind: "bool", help: "Only show image IDs" },
     { name: "no-trunc", kind: "bool", help: "Don't truncate output" },
+    { name: "filter", short: "f", kind: "list", help: "Filter output based on conditions provided (dangling, label, reference)" },
     { name: "format", kind: "string", help: "Format output using a Go template, e.g. '{{.Repository}}:{{.Tag}}'" },
   ],
   maxArgs: 1,
   async run({ flags, args, global }) {
-    const engine = openEngine(global);
-    const images = await engine.images();
-    const filter = args[0];
+    const filters: Record<string, string[]> = {};
+    for (const f of flags.list("filter")) {
+      const eq = f.indexOf("=");
+      (filters[eq < 0 ? f : f.slice(0, eq)] ??= []).push(eq < 0 ? "" : f.slice(eq + 1));
+    }
+    if (args[0]) (filters.reference ??= []).push(args[0]);
+    const client = await connect(global);
+    const list = await client.json<ImageSummary[]>("GET", "/images/json", { query: { filters: Object.keys(filters).length ? JSON.stringify(filters) : undefined } });
     const noTrunc = flags.bool("no-trunc");
     const rows: Record<string, string>[] = [];
-    for (const { image, tags } of images.list()) {
-      const id = noTrunc ? image.id : image.id.slice(7, 19);
-      const base = { ID: id, CreatedSince: ago(image.created), CreatedAt: image.created, Size: humanSize(image.size) };
-      if (tags.length === 0) {
-        if (!filter) rows.push({ ...base, Repository: "<none>", Tag: "<none>" });
-        continue;
-      }
-      for (const t of tags) {
+    for (const img of list) {
+      const id = noTrunc ? img.Id : img.Id.slice(7, 19);
+      const created = new Date(img.Created * 1000).toISOString();
+      const base = { ID: id, CreatedSince: ago(created), CreatedAt: created, Size: humanSize(img.Size) };
+      if (img.RepoTags.length === 0) rows.push({ ...base, Repository: "<none>", Tag: "<none>" });
+      for (const t of img.RepoTags) {
         const ref = parseReference(t);
-        const repo = familiarName({ ...ref, tag: undefined });
-        if (filter && !matches(filter, repo, ref.tag ?? "")) continue;
-        rows.push({ ...base, Repository: repo, Tag: ref.tag ?? "<none>" });
+        rows.push({ ...base, Repository: familiarName({ ...ref, tag: undefined }), Tag: ref.tag ?? "<none>" });
       }
     }
     const format = flags.string("format");
     if (flags.bool("quiet")) print([...new Set(rows.map((r) => r.ID))].map((id) => `${id}\n`).join(""));
-    else if (format) print(rows.map((r) => `${renderTemplate(format, r)}\n`).join(""));
+    else if (format) print(rows.map((r) => `${renderTemplate(format.replace(/^table /, ""), r)}\n`).join(""));
     else print(table(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], rows.map((r) => [r.Repository!, r.Tag!, r.ID!, r.CreatedSince!, r.Size!])));
     return 0;
   },
 };
-
-function matches(filter: string, repo: string, tag: string): boolean {
-  const colon = filter.lastIndexOf(":");
-  if (colon > filter.lastIndexOf("/")) return filter.slice(0, colon) === repo && filter.slice(colon + 1) === tag;
-  return filter === repo;
-}

@@ -1,8 +1,9 @@
 // berth import: a root filesystem tarball (file, URL or -) becomes an image.
 import { existsSync } from "node:fs";
 import { invalidArgument, notFound } from "../../errors.ts";
+import { familiarRepository, parseReference } from "../../images/reference.ts";
 import type { CommandDef } from "../args.ts";
-import { openEngine } from "../engine.ts";
+import { connect } from "../connect.ts";
 import { print } from "../output.ts";
 
 export const command: CommandDef = {
@@ -21,20 +22,25 @@ export const command: CommandDef = {
     const [source, ref] = args as [string, string?];
     const platform = flags.string("platform");
     if (platform && platform !== "linux/amd64" && platform !== "linux") throw invalidArgument(`platform "${platform}" is not supported: berth runs linux/amd64 images`);
-    let stream: AsyncIterable<Uint8Array>;
-    if (source === "-") stream = Bun.stdin.stream() as unknown as AsyncIterable<Uint8Array>;
+    const target = ref ? parseReference(ref) : undefined; // a bad name fails before anything is sent
+    let body: RequestInit["body"];
+    if (source === "-") body = Bun.stdin as unknown as RequestInit["body"];
     else if (/^https?:\/\//.test(source)) {
       const res = await fetch(source);
       if (!res.ok || !res.body) throw notFound(`fetching ${source}: HTTP ${res.status}`);
-      stream = res.body as unknown as AsyncIterable<Uint8Array>;
+      body = res.body;
     } else {
       if (!existsSync(source)) throw notFound(`open ${source}: no such file or directory`);
-      stream = Bun.file(source).stream() as unknown as AsyncIterable<Uint8Array>;
+      body = Bun.file(source);
     }
-    const engine = openEngine(global);
-    const images = await engine.images();
-    const image = await images.import(stream, { ref, changes: flags.list("change"), message: flags.string("message"), source });
-    print(`${image.id}\n`);
+    const client = await connect(global);
+    const res = await client.call("POST", "/images/create", {
+      query: { fromSrc: "-", repo: target ? familiarRepository(target) : undefined, tag: target?.tag, changes: flags.list("change"), message: flags.string("message") },
+      body,
+      headers: { "Content-Type": "application/x-tar" },
+    });
+    const status = JSON.parse((await res.text()).trim().split("\n").pop()!).status as string;
+    print(`${status}\n`);
     return 0;
   },
 };

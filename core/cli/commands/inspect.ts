@@ -1,30 +1,30 @@
-// berth inspect: Docker-shaped JSON for containers and images.
+// berth inspect: Docker-shaped JSON for containers, images and volumes.
 import { isKind } from "../../errors.ts";
-import type { Engine } from "../../engine/engine.ts";
-import type { ContainerRecord, ImageRecord } from "../../engine/types.ts";
 import type { CommandDef } from "../args.ts";
-import { openEngine } from "../engine.ts";
+import type { Client } from "../client.ts";
+import { connect } from "../connect.ts";
+import { enc } from "../each.ts";
+import { print } from "../output.ts";
 import { reportError } from "../report.ts";
 import { renderTemplate } from "../template.ts";
-import { print } from "../output.ts";
+import { BerthError } from "../../errors.ts";
 
 export const command: CommandDef = {
   name: "inspect",
   usage: "inspect [OPTIONS] NAME|ID [NAME|ID...]",
-  summary: "Return low-level information on containers or images",
+  summary: "Return low-level information on containers, images or volumes",
   flags: [
     { name: "format", short: "f", kind: "string", help: "Format output using a Go template, e.g. '{{.State.ExitCode}}'" },
-    { name: "type", kind: "string", help: "Only inspect objects of this type: container or image" },
+    { name: "type", kind: "string", help: "Only inspect objects of this type: container, image or volume" },
   ],
   minArgs: 1,
   async run({ flags, args, global }) {
-    const engine = openEngine(global);
-    const type = flags.string("type");
+    const client = await connect(global);
     const found: unknown[] = [];
     let failed = false;
     for (const ref of args) {
       try {
-        found.push(await lookup(engine, ref, type));
+        found.push(await lookup(client, ref, flags.string("type")));
       } catch (err) {
         reportError(err);
         failed = true;
@@ -37,69 +37,22 @@ export const command: CommandDef = {
   },
 };
 
-async function lookup(engine: Engine, ref: string, type: string | undefined) {
-  if (type !== "image") {
+const PATHS: Record<string, (ref: string) => string> = {
+  container: (r) => `/containers/${enc(r)}/json`,
+  image: (r) => `/images/${r}/json`,
+  volume: (r) => `/volumes/${enc(r)}`,
+};
+
+async function lookup(client: Client, ref: string, type: string | undefined) {
+  for (const kind of type ? [type] : ["container", "image", "volume"]) {
+    const path = PATHS[kind];
+    if (!path) throw new BerthError("InvalidArgument", `"${type}" is not a valid value for --type`);
     try {
-      await engine.list(); // notice containers that ended unwatched
-      return containerJSON(engine, engine.container(ref));
+      return await client.json("GET", path(ref));
     } catch (err) {
-      if (type === "container" || !isKind(err, "NotFound")) throw err;
+      if (!isKind(err, "NotFound") && !isKind(err, "InvalidArgument")) throw err;
+      if (type) throw err;
     }
   }
-  const images = await engine.images();
-  try {
-    return imageJSON(images.resolve(ref), images.tagsOf(images.resolve(ref).id), engine.pluginName("storage") ?? "");
-  } catch (err) {
-    if (isKind(err, "NotFound") && type !== "image") throw Object.assign(err, { message: `No such object: ${ref}` });
-    throw err;
-  }
-}
-
-export function containerJSON(engine: Engine, c: ContainerRecord) {
-  const dir = engine.containerDir(c.Id);
-  return {
-    Id: c.Id,
-    Created: c.Created,
-    Path: c.Path,
-    Args: c.Args,
-    State: c.State,
-    Image: c.Image,
-    ResolvConfPath: `${dir}/resolv.conf`,
-    HostnamePath: `${dir}/hostname`,
-    HostsPath: `${dir}/hosts`,
-    LogPath: "",
-    Name: c.Name,
-    RestartCount: 0,
-    Driver: c.Driver,
-    Platform: "linux",
-    MountLabel: "",
-    ProcessLabel: "",
-    AppArmorProfile: "",
-    ExecIDs: null,
-    HostConfig: c.HostConfig,
-    Mounts: c.Mounts,
-    Config: c.Config,
-    NetworkSettings: { Networks: { [c.HostConfig.NetworkMode ?? "none"]: {} } },
-  };
-}
-
-export function imageJSON(img: ImageRecord, tags: string[], driver: string) {
-  const history = img.config.history ?? [];
-  return {
-    Id: img.id,
-    RepoTags: tags,
-    RepoDigests: [],
-    Parent: "",
-    Comment: history[history.length - 1]?.comment ?? "",
-    Created: img.created,
-    Author: img.config.author ?? "",
-    Config: img.config.config ?? {},
-    Architecture: img.config.architecture,
-    Os: img.config.os,
-    Size: img.size,
-    VirtualSize: img.size,
-    GraphDriver: { Name: driver, Data: null },
-    RootFS: { Type: "layers", Layers: img.config.rootfs.diff_ids },
-    Metadata: { LastTagTime: "0001-01-01T00:00:00Z" },
-  };
+  throw new BerthError("NotFound", `No such object: ${ref}`);
 }

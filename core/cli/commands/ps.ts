@@ -1,10 +1,22 @@
 // berth ps: list containers as `docker ps` does.
-import type { ContainerRecord } from "../../engine/types.ts";
 import type { CommandDef } from "../args.ts";
-import { openEngine } from "../engine.ts";
-import { ago, humanDuration, table, truncate } from "../format.ts";
-import { renderTemplate } from "../template.ts";
+import { connect } from "../connect.ts";
+import { ago, table, truncate } from "../format.ts";
 import { print } from "../output.ts";
+import { renderTemplate } from "../template.ts";
+
+interface Summary {
+  Id: string;
+  Names: string[];
+  Image: string;
+  Command: string;
+  Created: number;
+  State: string;
+  Status: string;
+  Labels: Record<string, string>;
+  Mounts: { Name?: string; Source: string }[];
+  HostConfig: { NetworkMode: string };
+}
 
 export const command: CommandDef = {
   name: "ps",
@@ -14,59 +26,48 @@ export const command: CommandDef = {
     { name: "all", short: "a", kind: "bool", help: "Show all containers (default shows just running)" },
     { name: "quiet", short: "q", kind: "bool", help: "Only display container IDs" },
     { name: "no-trunc", kind: "bool", help: "Don't truncate output" },
+    { name: "filter", short: "f", kind: "list", help: "Filter output based on conditions provided (id, name, label, status, exited, ancestor, health, volume)" },
     { name: "format", kind: "string", help: "Format output using a Go template, e.g. '{{.ID}} {{.Names}}'" },
+    { name: "last", short: "n", kind: "string", valueName: "int", help: "Show n last created containers (includes all states)" },
+    { name: "latest", short: "l", kind: "bool", help: "Show the latest created container (includes all states)" },
   ],
   maxArgs: 0,
   async run({ flags, global }) {
-    const engine = openEngine(global);
-    const all = flags.bool("all");
-    const rows = (await engine.list()).filter((c) => all || c.State.Running);
+    const filters: Record<string, string[]> = {};
+    for (const f of flags.list("filter")) {
+      const eq = f.indexOf("=");
+      const [k, v] = eq < 0 ? [f, ""] : [f.slice(0, eq), f.slice(eq + 1)];
+      (filters[k] ??= []).push(v);
+    }
+    const limit = flags.bool("latest") ? 1 : flags.string("last") ? Number(flags.string("last")) : undefined;
+    const client = await connect(global);
+    const list = await client.json<Summary[]>("GET", "/containers/json", {
+      query: { all: flags.bool("all") || limit !== undefined, limit, filters: Object.keys(filters).length ? JSON.stringify(filters) : undefined },
+    });
     const noTrunc = flags.bool("no-trunc");
-    const view = rows.map((c) => psView(c, noTrunc));
+    const view = list.map((c) => psView(c, noTrunc));
     const format = flags.string("format");
     if (flags.bool("quiet")) print(view.map((v) => `${v.ID}\n`).join(""));
-    else if (format) print(view.map((v) => `${renderTemplate(format, v)}\n`).join(""));
-    else {
-      print(
-        table(
-          ["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"],
-          view.map((v) => [v.ID, v.Image, v.Command, v.RunningFor, v.Status, v.Ports, v.Names]),
-        ),
-      );
-    }
+    else if (format && format !== "table") print(view.map((v) => `${renderTemplate(format.replace(/^table /, ""), v)}\n`).join(""));
+    else print(table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"], view.map((v) => [v.ID, v.Image, v.Command, v.RunningFor, v.Status, v.Ports, v.Names])));
     return 0;
   },
 };
 
 /** The fields `docker ps --format` offers. */
-export function psView(c: ContainerRecord, noTrunc: boolean) {
-  const cmd = [c.Path, ...c.Args].join(" ");
+function psView(c: Summary, noTrunc: boolean) {
   return {
     ID: noTrunc ? c.Id : c.Id.slice(0, 12),
-    Image: c.Config.Image ?? c.Image,
-    Command: `"${noTrunc ? cmd : truncate(cmd, 20)}"`,
-    CreatedAt: c.Created,
-    RunningFor: ago(c.Created),
-    Status: statusText(c),
-    State: c.State.Status,
+    Image: c.Image,
+    Command: `"${noTrunc ? c.Command : truncate(c.Command, 20)}"`,
+    CreatedAt: new Date(c.Created * 1000).toISOString(),
+    RunningFor: ago(new Date(c.Created * 1000).toISOString()),
+    Status: c.Status,
+    State: c.State,
     Ports: "",
-    Names: c.Name.replace(/^\//, ""),
-    Labels: Object.entries(c.Config.Labels ?? {}).map(([k, v]) => `${k}=${v}`).join(","),
+    Names: c.Names.map((n) => n.replace(/^\//, "")).join(","),
+    Labels: Object.entries(c.Labels ?? {}).map(([k, v]) => `${k}=${v}`).join(","),
+    Mounts: c.Mounts.map((m) => m.Name ?? m.Source).join(","),
+    Networks: c.HostConfig.NetworkMode,
   };
-}
-
-export function statusText(c: ContainerRecord): string {
-  const s = c.State;
-  switch (s.Status) {
-    case "running":
-      return `Up ${humanDuration(Date.now() - Date.parse(s.StartedAt))}`;
-    case "paused":
-      return `Up ${humanDuration(Date.now() - Date.parse(s.StartedAt))} (Paused)`;
-    case "exited":
-      return `Exited (${s.ExitCode}) ${ago(s.FinishedAt)}`;
-    case "created":
-      return "Created";
-    default:
-      return s.Status.charAt(0).toUpperCase() + s.Status.slice(1);
-  }
 }

@@ -1,27 +1,19 @@
-// berth rm: remove containers; each name printed as it goes, errors after.
+// berth rm: remove containers; -f kills running ones, -v removes their anonymous volumes.
 import type { CommandDef } from "../args.ts";
-import { openEngine } from "../engine.ts";
-import { reportError } from "../report.ts";
-import { print } from "../output.ts";
+import { connect } from "../connect.ts";
+import { enc, forEach } from "../each.ts";
 
 export const command: CommandDef = {
   name: "rm",
   usage: "rm [OPTIONS] CONTAINER [CONTAINER...]",
   summary: "Remove one or more containers",
-  flags: [{ name: "force", short: "f", kind: "bool", help: "Force the removal of a running container (uses SIGKILL)" }],
+  flags: [
+    { name: "force", short: "f", kind: "bool", help: "Force the removal of a running container (uses SIGKILL)" },
+    { name: "volumes", short: "v", kind: "bool", help: "Remove anonymous volumes associated with the container" },
+  ],
   minArgs: 1,
   async run({ flags, args, global }) {
-    const engine = openEngine(global);
-    let failed = false;
-    for (const ref of args) {
-      try {
-        await engine.remove(ref, { force: flags.bool("force") });
-        print(`${ref}\n`);
-      } catch (err) {
-        reportError(err);
-        failed = true;
-      }
-    }
-    return failed ? 1 : 0;
+    const client = await connect(global);
+    return forEach(args, (n) => client.call("DELETE", `/containers/${enc(n)}`, { query: { force: flags.bool("force"), v: flags.bool("volumes") } }));
   },
 };

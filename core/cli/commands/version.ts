@@ -1,7 +1,8 @@
-// berth version.
+// berth version: this client's and the daemon's.
 import type { CommandDef } from "../args.ts";
-import pkg from "../../../package.json" with { type: "json" };
+import { connect } from "../connect.ts";
 import { print } from "../output.ts";
+import pkg from "../../../package.json" with { type: "json" };
 
 export const command: CommandDef = {
   name: "version",
@@ -9,10 +10,11 @@ export const command: CommandDef = {
   summary: "Show the berth version information",
   flags: [],
   maxArgs: 0,
-  async run() {
-    print(
-      `Client:\n Version:    ${pkg.version}\n Bun:        ${Bun.version}\n OS/Arch:    linux/amd64\n`,
-    );
+  async run({ global }) {
+    print(`Client:\n Version:    ${pkg.version}\n API version: 1.43\n Bun:        ${Bun.version}\n OS/Arch:    linux/amd64\n\n`);
+    const client = await connect(global);
+    const v = await client.json<{ Version: string; ApiVersion: string; MinAPIVersion: string; KernelVersion: string }>("GET", "/version");
+    print(`Server: berth\n Engine:\n  Version:    ${v.Version}\n  API version: ${v.ApiVersion} (minimum version ${v.MinAPIVersion})\n  Kernel:     ${v.KernelVersion}\n  OS/Arch:    linux/amd64\n`);
     return 0;
   },
 };

@@ -1,3 +1,5 @@
+import { existsSync } from "node:fs";
+import { MONITOR_BINARY } from "../../../core/location.ts";
 import type { Plugin } from "../../../core/registry.ts";
 
 export const plugin: Plugin<"isolation"> = {
@@ -6,8 +8,7 @@ export const plugin: Plugin<"isolation"> = {
   description: "Linux pid, mount, uts, ipc, net and cgroup namespaces with pivot_root",
   requires: [],
   probe() {
-    if (!Bun.which("setsid")) return { ok: false, reason: "`setsid` is not installed (apt-get install util-linux)" };
-    if (!Bun.which("busybox")) return { ok: false, reason: "`busybox` is not installed (apt-get install busybox-static)" };
+    if (!existsSync(MONITOR_BINARY)) return { ok: false, reason: `berth-monitor is not built (${MONITOR_BINARY}): run bin/build` };
     return { ok: true };
   },
   async init(ctx) {

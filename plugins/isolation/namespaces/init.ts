@@ -1,28 +1,34 @@
-// The container's first process. `unshare` starts it as PID 1 of new pid,
-// mount, uts and ipc namespaces; it reads its SandboxSpec from fd 3, sets
-// the container up (setup.ts) and execve's the user's command, so the
-// command itself becomes PID 1.
+// A container's process before it becomes the user's command. The monitor
+// starts it either as PID 1 of new pid, mount, uts and ipc namespaces (a new
+// container), or in a running container's pid namespace (an exec). It reads
+// what to do from fd 3, sets up (setup.ts), and execve's the command.
 //
 // Protocol on fd 3 (a socket to the engine), one JSON object per line:
-//   engine -> init: the SandboxSpec
+//   engine -> init: {"mode":"run","spec":SandboxSpec,"capLastCap":N}
+//                or {"mode":"exec","target":ExecTarget,"process":ProcessSpec,"capLastCap":N}
 //   init -> engine: {"pid": <host pid>}, then {"exec": true} just before
 //                   execve, or {"error": "...", "code": 125|126|127}.
 import { readlinkSync, readSync, writeSync } from "node:fs";
-import type { SandboxSpec } from "../../../core/contracts/isolation.ts";
+import type { ExecTarget, ProcessSpec, SandboxSpec } from "../../../core/contracts/isolation.ts";
 import { StartError } from "../../../core/errors.ts";
 import { libcSys } from "../../../core/sys/libc.ts";
-import { describe, setupContainer } from "./setup.ts";
-import { trace } from "../../../core/trace.ts";
+import { trace, traceTo } from "../../../core/trace.ts";
+import { describe, enterContainer, setupContainer } from "./setup.ts";
+
+export type InitRequest =
+  | { mode: "run"; spec: SandboxSpec; capLastCap: number }
+  | { mode: "exec"; target: ExecTarget; process: ProcessSpec; capLastCap: number };
 
 const CONTROL_FD = 3;
 const send = (msg: object) => writeSync(CONTROL_FD, `${JSON.stringify(msg)}\n`);
+traceTo((line) => send({ trace: line }));
 
-function readSpec(): SandboxSpec & { capLastCap: number } {
+function readRequest(): InitRequest {
   const chunks: Buffer[] = [];
   const buf = Buffer.allocUnsafe(65536);
   for (;;) {
     const n = readSync(CONTROL_FD, buf);
-    if (n === 0) throw new StartError("engine closed the control socket before sending the container spec", 125);
+    if (n === 0) throw new StartError("the engine closed the control socket before saying what to run", 125);
     chunks.push(Buffer.from(buf.subarray(0, n)));
     if (buf[n - 1] === 0x0a) break;
   }
@@ -31,11 +37,12 @@ function readSpec(): SandboxSpec & { capLastCap: number } {
 
 trace("init: loaded");
 try {
-  const spec = readSpec();
-  trace("init: spec read");
+  const req = readRequest();
+  trace("init: request read");
   // Before /proc is replaced, /proc/self names this process in the host's pid namespace.
   send({ pid: Number(readlinkSync("/proc/self")) });
-  const target = setupContainer(spec, libcSys, { newRoot: "/", capLastCap: spec.capLastCap });
+  const opts = { newRoot: "/", capLastCap: req.capLastCap };
+  const target = req.mode === "run" ? setupContainer(req.spec, libcSys, opts) : enterContainer(req.target, req.process, libcSys, opts);
   trace("init: set up");
   libcSys.setCloexec(CONTROL_FD, true);
   send({ exec: true });

@@ -1,75 +1,113 @@
-// The namespaces isolation: `unshare -f` makes new pid, mount, uts and ipc
-// namespaces (a new pid namespace needs a fork, which a Bun process cannot
-// do safely) and runs init.ts, in Bun, as the container's PID 1.
-//
-// busybox's unshare, not util-linux's: util-linux 2.38 exits 1 instead of
-// dying by SIGKILL when the container is SIGKILLed (OOM kills included),
-// which would hide Docker's exit code 137. `setsid` puts it in its own
-// session, so a terminal's Ctrl-C reaches only berth, which forwards it.
-import { writeSync } from "node:fs";
-import { constants as osConstants } from "node:os";
-import type { ContainerProcess, ExitStatus, Isolation, SandboxSpec, StdioSpec } from "../../../core/contracts/isolation.ts";
+// The namespaces isolation. Each process runs under berth-monitor (a small
+// C program, see monitor/), which outlives the engine: it clones the new
+// pid, mount, uts and ipc namespaces of a container (or is born into a
+// running container's pid namespace for an exec), holds the stdio, writes
+// the log and records the exit. Inside, init.ts (Bun) sets the process up
+// and execve's the command. The engine talks to init.ts over a socketpair
+// (fd 3 there): what to run goes in, its pid and "exec" or an error come out.
+import { closeSync, writeSync } from "node:fs";
+import type { ExecTarget, ExitStatus, Isolation, IoSpec, ProcessSpec, SandboxSpec, Supervised } from "../../../core/contracts/isolation.ts";
 import { StartError } from "../../../core/errors.ts";
-import { INIT_SCRIPT } from "../../../core/location.ts";
+import { INIT_SCRIPT, MONITOR_BINARY } from "../../../core/location.ts";
+import { libcSys } from "../../../core/sys/libc.ts";
+import type { InitRequest } from "./init.ts";
+import { Monitor, readExit, readPid, spawnMonitor, type ExitRecord, type MonitorOptions } from "./monitor.ts";
 
-const UNSHARE = ["setsid", "busybox", "unshare", "-f", "-p", "-m", "-u", "-i", "--propagation", "private"];
-
-/** Docker's convention: a signal death is 128 + the signal number. */
-export function exitStatusOf(exitCode: number | null, signal: string | number | null): ExitStatus {
-  if (signal) {
-    const n = typeof signal === "number" ? signal : ((osConstants.signals as Record<string, number>)[signal] ?? 0);
-    return { code: 128 + n, signal: String(signal) };
-  }
-  return { code: exitCode ?? 255 };
-}
+const INIT_ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", ...(process.env.BERTH_TRACE ? { BERTH_TRACE: "1" } : {}) };
 
 export class NamespacesIsolation implements Isolation {
   constructor(
     private readonly bun: string,
     private readonly capLastCap: number,
+    private readonly monitorBinary = MONITOR_BINARY,
   ) {}
 
-  async start(spec: SandboxSpec, stdio: [StdioSpec, StdioSpec, StdioSpec]): Promise<ContainerProcess> {
-    const child = Bun.spawn([...UNSHARE, this.bun, INIT_SCRIPT], {
-      stdio: [...stdio, "pipe"],
-      env: { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", ...(process.env.BERTH_TRACE ? { BERTH_TRACE: "1" } : {}) },
-    });
-    const control = child.stdio[3] as unknown as number;
-    writeSync(control, `${JSON.stringify({ ...spec, capLastCap: this.capLastCap })}\n`);
+  start(spec: SandboxSpec, io: IoSpec, beforeRun?: (attach: Supervised["attach"]) => Promise<void>): Promise<Supervised> {
+    return this.run({ mode: "run", spec, capLastCap: this.capLastCap }, io, { cloneNs: ["pid", "mnt", "uts", "ipc"] }, beforeRun);
+  }
 
-    // Read by hand: leaving a for-await early would close the stream.
+  exec(target: ExecTarget, process: ProcessSpec, io: IoSpec, beforeRun?: (attach: Supervised["attach"]) => Promise<void>): Promise<Supervised> {
+    return this.run({ mode: "exec", target, process, capLastCap: this.capLastCap }, io, { enterPidns: `/proc/${target.pid}/ns/pid` }, beforeRun);
+  }
+
+  adopt(stateDir: string, pid: number): Supervised | ExitStatus | undefined {
+    const monitor = Monitor.adopt(stateDir);
+    if (monitor) return supervise(monitor, pid || readPid(stateDir) || 0);
+    const exit = readExit(stateDir);
+    return exit ? statusOf(exit) : undefined;
+  }
+
+  private async run(
+    request: InitRequest,
+    io: IoSpec,
+    ns: Pick<MonitorOptions, "cloneNs" | "enterPidns">,
+    beforeRun?: (attach: Supervised["attach"]) => Promise<void>,
+  ): Promise<Supervised> {
+    const [control, theirs] = libcSys.socketpair();
+    let monitor: Monitor;
+    try {
+      monitor = await spawnMonitor(this.monitorBinary, [this.bun, INIT_SCRIPT], {
+        dir: io.stateDir,
+        log: io.log,
+        tty: io.tty,
+        stdin: io.stdin,
+        stdinOnce: io.stdinOnce,
+        ...ns,
+        passFds: [theirs],
+        gate: !!beforeRun,
+        env: INIT_ENV,
+      });
+    } catch (err) {
+      closeSync(control);
+      throw new StartError(err instanceof Error ? err.message : String(err), 125);
+    } finally {
+      closeSync(theirs);
+    }
+    writeSync(control, `${JSON.stringify(request)}\n`);
+    if (beforeRun) {
+      try {
+        await beforeRun((s) => monitor.attach(s));
+      } finally {
+        monitor.start();
+      }
+    }
     const messages = readMessages(control);
     let pid = 0;
     for (;;) {
       const { value: msg, done } = await messages.next();
       if (done) break;
-      if (typeof msg.pid === "number") pid = msg.pid;
-      else if (msg.exec) break;
-      else if (typeof msg.error === "string") {
-        await child.exited;
+      if (typeof msg.trace === "string") console.error(msg.trace);
+      else if (typeof msg.pid === "number") pid = msg.pid;
+      else if (msg.exec) {
+        void messages.return(undefined); // after exec the init has nothing more to say
+        return supervise(monitor, pid);
+      } else if (typeof msg.error === "string") {
+        await monitor.exited();
         throw new StartError(msg.error, typeof msg.code === "number" ? msg.code : 125);
       }
     }
-    if (pid === 0) {
-      await child.exited;
-      const status = exitStatusOf(child.exitCode, child.signalCode);
-      throw new StartError(`container init ended before the command started (exit ${status.code})`, 125);
-    }
-    // A failure of execve itself arrives after {"exec"}: keep it for the exit status.
-    let lateError: string | undefined;
-    const drained = (async () => {
-      for await (const msg of messages) if (typeof msg.error === "string") lateError = msg.error;
-    })();
-    const exited = child.exited.then(async () => {
-      await drained;
-      const status = exitStatusOf(child.exitCode, child.signalCode);
-      return lateError ? { ...status, error: lateError } : status;
-    });
-    return { pid, exited };
+    // The init ended before exec without a word (it could not start, or was killed).
+    const exit = await monitor.exited();
+    throw new StartError(exit.error ?? `container init ended before the command started (exit ${exit.exitCode})`, exit.error ? exit.exitCode : 125);
   }
 }
 
-/** The init's messages; the stream ending or breaking (the init died) ends them. */
+function statusOf(e: ExitRecord): ExitStatus {
+  return { code: e.exitCode, signal: e.signal ?? undefined, error: e.error ?? undefined, finishedAt: e.finishedAt };
+}
+
+function supervise(monitor: Monitor, pid: number): Supervised {
+  return {
+    pid,
+    monitorPid: monitor.monitorPid,
+    exited: monitor.exited().then(statusOf),
+    attach: (s) => monitor.attach(s),
+    resize: (rows, cols) => monitor.resize(rows, cols),
+    closeStdin: () => monitor.closeStdin(),
+  };
+}
+
+/** The init's messages; the socket ending or breaking (the init died) ends them. */
 async function* readMessages(fd: number): AsyncGenerator<Record<string, unknown>> {
   let pending = "";
   const decoder = new TextDecoder();

@@ -1,14 +1,16 @@
-// What the container's first process does inside its new namespaces before
-// it becomes the user's command: join the cgroup, build the mount tree,
-// pivot_root into it, mask /proc, set hostname, user, limits and
-// capabilities. Everything goes through `Sys`, so a recording fake can
-// check the sequence without a kernel.
+// What a container's process does before it becomes the user's command.
+// The first process (setupContainer): join the cgroup, build the mount
+// tree, pivot_root into it, mask /proc, set the hostname. A process exec'd
+// into a running container (enterContainer): join its cgroup and enter its
+// namespaces. Both then (becomeProcess): user, limits, capabilities, working
+// directory, and the path to execve. Everything goes through `Sys`, so a
+// recording fake can check the sequence without a kernel.
 import {
   accessSync, chmodSync, constants, existsSync, mkdirSync, openSync, closeSync,
   readFileSync, statSync, symlinkSync, writeFileSync,
 } from "node:fs";
 import { capMask, CAPABILITIES } from "../../../core/caps.ts";
-import type { MountSpec, SandboxSpec } from "../../../core/contracts/isolation.ts";
+import type { ExecTarget as ContainerTarget, MountSpec, ProcessSpec, SandboxSpec } from "../../../core/contracts/isolation.ts";
 import { BerthError, errnoCode, StartError, SysError } from "../../../core/errors.ts";
 import { resolveInRoot } from "../../../core/paths.ts";
 import { CLONE, makedev, MNT_DETACH, MS, RLIMIT, RLIM_INFINITY, S_IFCHR, type Sys } from "../../../core/sys/index.ts";
@@ -21,33 +23,64 @@ export interface ExecTarget {
 }
 
 export interface SetupOptions {
-  /** Where the new root appears after pivot_root: "/" for real, the rootfs itself under a fake Sys. */
+  /** Where the container's root is once entered: "/" for real, the rootfs itself under a fake Sys. */
   newRoot: string;
   capLastCap: number;
 }
 
 const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/** Prepare the container and return what to execve. Throws StartError. */
+/** Prepare a new container and return what to execve. Throws StartError. */
 export function setupContainer(spec: SandboxSpec, sys: Sys, opts: SetupOptions): ExecTarget {
-  // Its own session: a terminal's Ctrl-C reaches berth, which forwards it
-  // once, instead of reaching the container directly as well.
+  // Its own session: terminal signals go to berth, which forwards them once;
+  // with a tty, the container's own controlling terminal.
   sys.setsid();
-  joinCgroup(spec, sys);
+  joinCgroup(spec.cgroupJoin, sys);
   if (spec.netnsPath) {
     const fd = openSync(spec.netnsPath, "r");
     sys.setns(fd, CLONE.NEWNET);
     closeSync(fd);
   }
   buildMountTree(spec, sys);
+  if (spec.process.terminal) {
+    const pts = openTerminal(resolveInRoot(spec.rootfs, "/dev/pts"), sys);
+    // As Docker does: /dev/console is the container's terminal.
+    const console = resolveInRoot(spec.rootfs, "/dev/console");
+    if (!existsSync(console)) writeFileSync(console, "", { mode: 0o620 });
+    sys.mount(pts, console, null, MS.BIND);
+  }
   pivotInto(spec.rootfs, sys);
   const root = opts.newRoot;
   for (const p of spec.maskedPaths) maskPath(root, p, sys);
   for (const p of spec.readonlyPaths) readonlyPath(root, p, sys);
   if (spec.readonlyRootfs) sys.mount(null, "/", null, MS.BIND | MS.REMOUNT | MS.RDONLY);
   sys.sethostname(spec.hostname);
+  return becomeProcess(spec.process, sys, opts);
+}
 
-  const proc = spec.process;
+/** Join a running container: its cgroup, then its namespaces (the pid one was entered by the monitor). */
+export function enterContainer(target: ContainerTarget, proc: ProcessSpec, sys: Sys, opts: SetupOptions): ExecTarget {
+  sys.setsid();
+  const open = (ns: string) => openSync(`/proc/${target.pid}/ns/${ns}`, "r");
+  // Open every namespace first: /proc is the host's until the mount namespace changes.
+  const fds = { cgroup: open("cgroup"), ipc: open("ipc"), uts: open("uts"), net: open("net"), mnt: open("mnt") };
+  for (const f of target.cgroupJoin) writeFileSync(f, "0");
+  sys.setns(fds.cgroup, CLONE.NEWCGROUP);
+  sys.setns(fds.ipc, CLONE.NEWIPC);
+  sys.setns(fds.uts, CLONE.NEWUTS);
+  sys.setns(fds.net, CLONE.NEWNET);
+  // A mount namespace can only be entered by a thread with its own filesystem
+  // context; Bun's threads share one, so this (main) thread takes a copy first.
+  sys.unshare(CLONE.FS);
+  sys.setns(fds.mnt, CLONE.NEWNS);
+  for (const fd of Object.values(fds)) closeSync(fd);
+  if (proc.terminal) openTerminal(`${opts.newRoot === "/" ? "" : opts.newRoot}/dev/pts`, sys);
+  return becomeProcess(proc, sys, opts);
+}
+
+/** User, limits, capabilities and working directory; then what to execve. */
+function becomeProcess(proc: ProcessSpec, sys: Sys, opts: SetupOptions): ExecTarget {
+  const root = opts.newRoot;
   const user = withStartError(125, () =>
     resolveUser(proc.user, readOr(`${root}/etc/passwd`), readOr(`${root}/etc/group`)),
   );
@@ -83,9 +116,9 @@ export function setupContainer(spec: SandboxSpec, sys: Sys, opts: SetupOptions):
   return { path, argv: proc.args, env };
 }
 
-function joinCgroup(spec: SandboxSpec, sys: Sys) {
-  if (spec.cgroupJoin.length === 0) return;
-  for (const f of spec.cgroupJoin) writeFileSync(f, "0");
+function joinCgroup(joinFiles: string[], sys: Sys) {
+  if (joinFiles.length === 0) return;
+  for (const f of joinFiles) writeFileSync(f, "0");
   sys.unshare(CLONE.NEWCGROUP);
 }
 
@@ -201,6 +234,29 @@ function createDevices(dev: string, sys: Sys) {
       if (errnoCode(err) !== "EEXIST") throw err;
     }
   }
+}
+
+/** The fd on which the monitor waits for the terminal's master (its console socket). */
+export const CONSOLE_FD = 4;
+
+/**
+ * Open a pseudo-terminal in the container's own devpts (so it is
+ * /dev/pts/N inside, as with Docker), make its slave this process's
+ * stdin, stdout, stderr and controlling terminal, and hand the master to
+ * the monitor. Returns the slave's host path.
+ */
+function openTerminal(devpts: string, sys: Sys): string {
+  const master = openSync(`${devpts}/ptmx`, constants.O_RDWR | constants.O_NOCTTY);
+  const n = sys.ptyUnlock(master);
+  const path = `${devpts}/${n}`;
+  const slave = openSync(path, constants.O_RDWR);
+  for (const fd of [0, 1, 2]) sys.dup2(slave, fd);
+  closeSync(slave);
+  sys.setControllingTerminal(0);
+  sys.sendFd(CONSOLE_FD, master);
+  closeSync(master);
+  closeSync(CONSOLE_FD);
+  return path;
 }
 
 /** mknod honours the umask; under the fake there is no node to chmod. */

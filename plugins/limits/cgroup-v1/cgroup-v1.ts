@@ -1,6 +1,6 @@
 // Resource limits on cgroup v1: one directory per controller hierarchy,
 // <mount>/<cgroup-parent>/<id>, with Docker's units and runc's write order.
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, readdirSync, mkdirSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { MountSpec } from "../../../core/contracts/isolation.ts";
 import type { CgroupHandle, Limits, LimitStats, Resources } from "../../../core/contracts/limits.ts";
@@ -110,6 +110,17 @@ export class CgroupV1 implements Limits {
   exists(id: string): boolean {
     checkId(id);
     return this.dirs(id).some((d) => existsSync(d));
+  }
+
+  joinFiles(id: string): string[] {
+    checkId(id);
+    return this.dirs(id).map((d) => join(d, "cgroup.procs"));
+  }
+
+  ids(): string[] {
+    const first = this.hierarchies[0];
+    if (!first || !existsSync(first.parentDir)) return [];
+    return readdirSync(first.parentDir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
   }
 
   create(id: string, resources: Resources): CgroupHandle {

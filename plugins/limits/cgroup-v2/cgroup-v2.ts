@@ -1,6 +1,6 @@
 // Resource limits on cgroup v2: one directory <mount>/<cgroup-parent>/<id>
 // in the unified hierarchy, with Docker's units converted as runc does.
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, readdirSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { MountSpec } from "../../../core/contracts/isolation.ts";
 import type { CgroupHandle, Limits, LimitStats, Resources } from "../../../core/contracts/limits.ts";
@@ -79,6 +79,15 @@ export class CgroupV2 implements Limits {
 
   exists(id: string): boolean {
     return existsSync(this.dir(id));
+  }
+
+  joinFiles(id: string): string[] {
+    return [join(this.dir(id), "cgroup.procs")];
+  }
+
+  ids(): string[] {
+    if (!existsSync(this.parentDir)) return [];
+    return readdirSync(this.parentDir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
   }
 
   create(id: string, resources: Resources): CgroupHandle {

@@ -7,7 +7,8 @@
 //   <dir>/<chain-id>/lower     its ancestors' chain ids, nearest first
 //   <dir>/rw/<id>/{diff,work,merged,parent}   a container's writable layer
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import type { StorageDriver, TarStream } from "../../../core/contracts/storage.ts";
+import type { Change, StorageDriver, TarStream } from "../../../core/contracts/storage.ts";
+import { overlayChanges } from "../../../core/engine/changes.ts";
 import { notFound } from "../../../core/errors.ts";
 import { applyLayer } from "../../../core/images/apply.ts";
 import type { Sys } from "../../../core/sys/index.ts";
@@ -59,7 +60,8 @@ export class OverlayDriver implements StorageDriver {
     if (isMountPoint(merged)) return merged;
     const parent = readFileSync(`${rw}/parent`, "utf8");
     const lowers = parent ? [parent, ...this.lowerOf(parent)].map((c) => `${this.dir}/${layerDir(c)}/diff`) : [`${this.dir}/empty`];
-    const data = `lowerdir=${lowers.join(":")},upperdir=${rw}/diff,workdir=${rw}/work`;
+    // redirect_dir off: renamed directories are copied up whole, so `docker diff` can read them.
+    const data = `lowerdir=${lowers.join(":")},upperdir=${rw}/diff,workdir=${rw}/work,redirect_dir=off`;
     this.sys.mount("overlay", merged, "overlay", 0, data);
     return merged;
   }
@@ -75,6 +77,14 @@ export class OverlayDriver implements StorageDriver {
 
   async writableSize(id: string) {
     return diskUsage(`${this.dir}/rw/${id}/diff`);
+  }
+
+  async changes(id: string) {
+    const rw = `${this.dir}/rw/${id}`;
+    if (!existsSync(`${rw}/parent`)) throw notFound(`overlay: container ${id} has no writable layer`);
+    const parent = readFileSync(`${rw}/parent`, "utf8");
+    const lowers = parent ? [parent, ...this.lowerOf(parent)].map((c) => `${this.dir}/${layerDir(c)}/diff`) : [];
+    return overlayChanges(`${rw}/diff`, lowers, this.sys) as Change[];
   }
 
   private lowerOf(chainId: string): string[] {

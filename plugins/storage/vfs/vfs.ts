@@ -3,8 +3,9 @@
 //
 //   <dir>/<chain-id>/        a layer's complete tree (parent + its diff)
 //   <dir>/rw/<id>/rootfs     a container's tree
-import { existsSync, mkdirSync, rmSync } from "node:fs";
-import type { StorageDriver, TarStream } from "../../../core/contracts/storage.ts";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import type { Change, StorageDriver, TarStream } from "../../../core/contracts/storage.ts";
+import { naiveChanges } from "../../../core/engine/changes.ts";
 import { notFound } from "../../../core/errors.ts";
 import { applyLayer } from "../../../core/images/apply.ts";
 import type { Sys } from "../../../core/sys/index.ts";
@@ -46,6 +47,7 @@ export class VfsDriver implements StorageDriver {
     mkdirSync(rw, { recursive: true, mode: 0o700 });
     if (parent) await copyTree(`${this.dir}/${layerDir(parent)}`, `${rw}/rootfs`);
     else mkdirSync(`${rw}/rootfs`, { mode: 0o755 });
+    writeFileSync(`${rw}/parent`, parent ?? "");
   }
 
   async mount(id: string) {
@@ -64,5 +66,15 @@ export class VfsDriver implements StorageDriver {
 
   async writableSize(id: string) {
     return diskUsage(`${this.dir}/rw/${id}/rootfs`);
+  }
+
+  /** A full copy has no record of what changed: compare it with the image's tree. */
+  async changes(id: string) {
+    const rw = `${this.dir}/rw/${id}`;
+    if (!existsSync(`${rw}/parent`)) throw notFound(`vfs: container ${id} has no writable layer`);
+    const parent = readFileSync(`${rw}/parent`, "utf8");
+    const empty = `${this.dir}/.empty`;
+    mkdirSync(empty, { recursive: true });
+    return naiveChanges(`${rw}/rootfs`, parent ? `${this.dir}/${layerDir(parent)}` : empty, this.sys) as Change[];
   }
 }

@@ -1,0 +1,98 @@
+// A container's files: docker cp (archive HEAD/GET/PUT), export and diff.
+// A running container is reached through /proc/<pid>/root (its volumes and
+// tmpfs mounts included); a stopped one through its mounted root filesystem.
+import { invalidArgument } from "../../errors.ts";
+import { exportRootfs, getArchive, putArchive, statPath } from "../../engine/archive.ts";
+import type { ContainerRecord } from "../../engine/types.ts";
+import { libcSys } from "../../sys/libc.ts";
+import { json, type Ctx } from "../server.ts";
+import { flag } from "./util.ts";
+
+/** Run `fn` on the container's root filesystem as the host sees it. */
+async function withRoot<T>(ctx: Ctx, c: ContainerRecord, fn: (root: string) => Promise<T>): Promise<T> {
+  const proc = ctx.engine.rt(c.Id).proc;
+  if (proc) return fn(`/proc/${proc.pid}/root`);
+  const storage = await ctx.engine.storage(c.Driver);
+  return ctx.engine.serialize(c.Id, async () => {
+    const root = await storage.mount(c.Id);
+    try {
+      return await fn(root);
+    } finally {
+      if (!ctx.engine.rt(c.Id).proc) await storage.unmount(c.Id);
+    }
+  });
+}
+
+const pathOf = (ctx: Ctx) => {
+  const p = ctx.query.get("path");
+  if (!p) throw invalidArgument("path is required (?path=)");
+  return p;
+};
+
+const statHeader = (stat: object) => Buffer.from(JSON.stringify(stat)).toString("base64");
+
+export async function archiveHead(ctx: Ctx, c: ContainerRecord) {
+  const stat = await withRoot(ctx, c, async (root) => statPath(root, pathOf(ctx), c.Name.slice(1)));
+  ctx.res.writeHead(200, { "X-Docker-Container-Path-Stat": statHeader(stat), "Content-Type": "application/x-tar" });
+  ctx.res.end();
+}
+
+export async function archiveGet(ctx: Ctx, c: ContainerRecord) {
+  await withRoot(ctx, c, async (root) => {
+    const path = pathOf(ctx);
+    const stat = statPath(root, path, c.Name.slice(1));
+    ctx.res.writeHead(200, { "X-Docker-Container-Path-Stat": statHeader(stat), "Content-Type": "application/x-tar" });
+    for await (const chunk of getArchive(root, path, libcSys, c.Name.slice(1))) {
+      if (!ctx.res.write(chunk)) await new Promise<void>((r) => ctx.res.once("drain", () => r()));
+    }
+    ctx.res.end();
+  });
+}
+
+export async function archivePut(ctx: Ctx, c: ContainerRecord) {
+  if (c.HostConfig.ReadonlyRootfs) throw invalidArgument("container rootfs is marked read-only");
+  // Frozen while writing, as Docker pauses it: the container cannot swap a directory for a symlink mid-copy.
+  const running = !!ctx.engine.rt(c.Id).proc && !c.State.Paused;
+  const limits = await ctx.engine.plugin("limits");
+  if (running) await limits.freeze(c.Id);
+  try {
+    await withRoot(ctx, c, (root) =>
+      putArchive(root, pathOf(ctx), ctx.stream(), { noOverwriteDirNonDir: flag(ctx, "noOverwriteDirNonDir"), copyUIDGID: flag(ctx, "copyUIDGID"), sys: libcSys, container: c.Name.slice(1) }),
+    );
+  } finally {
+    if (running) await limits.thaw(c.Id);
+  }
+  ctx.res.writeHead(200).end();
+}
+
+export async function exportContainer(ctx: Ctx, c: ContainerRecord) {
+  const storage = await ctx.engine.storage(c.Driver);
+  await ctx.engine.serialize(c.Id, async () => {
+    const wasMounted = !!ctx.engine.rt(c.Id).proc;
+    const root = await storage.mount(c.Id);
+    try {
+      ctx.res.writeHead(200, { "Content-Type": "application/x-tar" });
+      for await (const chunk of exportRootfs(root, libcSys)) {
+        if (!ctx.res.write(chunk)) await new Promise<void>((r) => ctx.res.once("drain", () => r()));
+      }
+      ctx.res.end();
+    } finally {
+      if (!wasMounted && !ctx.engine.rt(c.Id).proc) await storage.unmount(c.Id);
+    }
+  });
+  ctx.engine.emit("container", "export", c.Id, ctx.engine.containerAttributes(c));
+}
+
+/** Mount points berth makes for its own files: not the container's changes (Docker keeps them in an init layer). */
+const ENGINE_FILES = new Set(["/etc/hostname", "/etc/hosts", "/etc/resolv.conf"]);
+
+export async function changes(ctx: Ctx, c: ContainerRecord) {
+  const storage = await ctx.engine.storage(c.Driver);
+  const all = await storage.changes(c.Id);
+  const dropped = all.filter((x) => ENGINE_FILES.has(x.Path)).map((x) => x.Path);
+  const kept = all.filter((x) => !ENGINE_FILES.has(x.Path));
+  // A directory "changed" only because berth made those files in it is no change either.
+  const under = (dir: string, p: string) => p.startsWith(`${dir}/`);
+  const result = kept.filter((x) => !(x.Kind === 0 && dropped.some((d) => under(x.Path, d)) && !kept.some((y) => under(x.Path, y.Path))));
+  json(ctx.res, 200, result.length ? result : null);
+}

@@ -1,0 +1,120 @@
+// /images/...: list, inspect, history, tag, remove, import, prune.
+import { invalidArgument, isKind, notSupported } from "../../errors.ts";
+import { chainIds } from "../../images/store.ts";
+import { familiarName, parseReference } from "../../images/reference.ts";
+import type { ImageRecord } from "../../engine/types.ts";
+import { json, type Ctx, type Router } from "../server.ts";
+import { imageHistory, imageInspect, imageSummary } from "../shapes.ts";
+import { flag, parseFilters } from "./util.ts";
+
+export function imageRoutes(r: Router) {
+  r.on("GET", "/images/json", listImages);
+  r.on("POST", "/images/create", createImage);
+  r.on("POST", "/images/prune", pruneImages);
+  r.on("GET", "/images/{name*}/json", async (ctx) => {
+    const images = await ctx.engine.images();
+    const img = images.resolve(ctx.params.name!);
+    json(ctx.res, 200, imageInspect(img, images.tagsOf(img.id), ctx.engine.pluginName("storage") ?? ""));
+  });
+  r.on("GET", "/images/{name*}/history", async (ctx) => {
+    const images = await ctx.engine.images();
+    const img = images.resolve(ctx.params.name!);
+    const sizes = chainIds(img.config.rootfs.diff_ids).map((c) => ctx.engine.db.getLayer(c)?.size ?? 0);
+    json(ctx.res, 200, imageHistory(img, images.tagsOf(img.id), sizes));
+  });
+  r.on("POST", "/images/{name*}/tag", async (ctx) => {
+    const images = await ctx.engine.images();
+    const img = images.resolve(ctx.params.name!);
+    const repo = ctx.query.get("repo");
+    if (!repo) throw invalidArgument("repository name is required (?repo=)");
+    const ref = `${repo}${ctx.query.get("tag") ? `:${ctx.query.get("tag")}` : ""}`;
+    images.tag(img.id, ref);
+    ctx.engine.emit("image", "tag", img.id, { name: familiarName(parseReference(ref)) });
+    ctx.res.writeHead(201).end();
+  });
+  r.on("DELETE", "/images/{name*}", async (ctx) => {
+    const images = await ctx.engine.images();
+    const usedBy = (imageId: string) => ctx.engine.list().filter((c) => c.Image === imageId).map((c) => ({ id: c.Id, running: c.State.Running }));
+    const lines = await images.remove(ctx.params.name!, flag(ctx, "force"), usedBy);
+    const out = lines.map((l) => {
+      const [kind, what] = l.split(": ") as [string, string];
+      ctx.engine.emit("image", kind === "Untagged" ? "untag" : "delete", what, { name: what });
+      return kind === "Untagged" ? { Untagged: what } : { Deleted: what };
+    });
+    json(ctx.res, 200, out);
+  });
+}
+
+async function listImages(ctx: Ctx) {
+  const images = await ctx.engine.images();
+  const f = parseFilters(ctx.query.get("filters"));
+  const users = new Map<string, number>();
+  for (const c of ctx.engine.list()) users.set(c.Image, (users.get(c.Image) ?? 0) + 1);
+  const out = [];
+  for (const { image, tags } of images.list()) {
+    if (!matchImage(image, tags, f)) continue;
+    out.push(imageSummary(image, tags.length ? tags : [], users.get(image.id) ?? 0));
+  }
+  json(ctx.res, 200, out);
+}
+
+/** Docker's image filters: dangling, label, reference. */
+function matchImage(img: ImageRecord, tags: string[], f: Record<string, string[]>): boolean {
+  const labels = img.config.config?.Labels ?? {};
+  if (f.dangling?.length && (f.dangling[0] === "true") !== (tags.length === 0)) return false;
+  if (f.reference?.length && !f.reference.some((ref) => tags.some((t) => globMatch(ref.includes(":") ? ref : `${ref}:*`, t)))) return false;
+  return (f.label ?? []).every((v) => {
+    const eq = v.indexOf("=");
+    return eq < 0 ? v in labels : labels[v.slice(0, eq)] === v.slice(eq + 1);
+  });
+}
+
+function globMatch(pattern: string, value: string): boolean {
+  return new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, ".")}$`).test(value);
+}
+
+/** POST /images/create: import (fromSrc) here; pulling from a registry is not in berth yet. */
+async function createImage(ctx: Ctx) {
+  const fromSrc = ctx.query.get("fromSrc");
+  const fromImage = ctx.query.get("fromImage");
+  if (fromImage) {
+    throw notSupported(`pull access denied for ${fromImage}: berth cannot pull from registries yet`, "import the image with `berth import`");
+  }
+  if (fromSrc !== "-") throw invalidArgument("only fromSrc=- (the request body) is supported for imports");
+  const repo = ctx.query.get("repo");
+  const tag = ctx.query.get("tag");
+  const images = await ctx.engine.images();
+  const img = await images.import(ctx.stream(), {
+    ref: repo ? `${repo}${tag ? `:${tag}` : ""}` : undefined,
+    changes: ctx.query.getAll("changes"),
+    message: ctx.query.get("message") ?? undefined,
+    source: "-",
+  });
+  ctx.engine.emit("image", "import", img.id, { name: repo ?? img.id });
+  ctx.res.writeHead(200, { "Content-Type": "application/json" });
+  ctx.res.end(`${JSON.stringify({ status: img.id })}\n`);
+}
+
+/** POST /images/prune: dangling images (dangling=false: every image no container uses). */
+async function pruneImages(ctx: Ctx) {
+  const f = parseFilters(ctx.query.get("filters"));
+  const danglingOnly = (f.dangling?.[0] ?? "true") !== "false";
+  const images = await ctx.engine.images();
+  const used = new Set(ctx.engine.list().map((c) => c.Image));
+  const deleted: { Untagged?: string; Deleted?: string }[] = [];
+  let space = 0;
+  for (const { image, tags } of images.list()) {
+    if (used.has(image.id) || (danglingOnly && tags.length > 0)) continue;
+    try {
+      for (const line of await images.remove(image.id.slice(7), true, () => [])) {
+        const [kind, what] = line.split(": ") as [string, string];
+        deleted.push(kind === "Untagged" ? { Untagged: what } : { Deleted: what });
+      }
+      space += image.size;
+    } catch (err) {
+      if (!isKind(err, "NotFound")) throw err;
+    }
+  }
+  ctx.engine.emit("image", "prune", "", { reclaimed: String(space) });
+  json(ctx.res, 200, { ImagesDeleted: deleted, SpaceReclaimed: space });
+}

@@ -1,0 +1,16 @@
+import { Router } from "../server.ts";
+import { containerRoutes } from "./containers.ts";
+import { execRoutes } from "./exec.ts";
+import { imageRoutes } from "./images.ts";
+import { systemRoutes } from "./system.ts";
+import { volumeRoutes } from "./volumes.ts";
+
+export function apiRouter(): Router {
+  const r = new Router();
+  systemRoutes(r);
+  containerRoutes(r);
+  execRoutes(r);
+  imageRoutes(r);
+  volumeRoutes(r);
+  return r;
+}

@@ -1,0 +1,41 @@
+// GET /containers/{id}/logs: the json-file log, framed as Docker frames it
+// (multiplexed without a tty, raw with one), optionally followed.
+import { encodeFrame } from "../stdcopy.ts";
+import { readLogs, withTimestamp } from "../../engine/logs.ts";
+import type { ContainerRecord } from "../../engine/types.ts";
+import type { Ctx } from "../server.ts";
+import { parseTime } from "./containers.ts";
+import { flag } from "./util.ts";
+
+export async function logs(ctx: Ctx, c: ContainerRecord) {
+  const stdout = flag(ctx, "stdout");
+  const stderr = flag(ctx, "stderr");
+  const tail = ctx.query.get("tail");
+  const since = ctx.query.get("since");
+  const until = ctx.query.get("until");
+  const follow = flag(ctx, "follow");
+  const timestamps = flag(ctx, "timestamps");
+  const tty = !!c.Config.Tty;
+  ctx.res.writeHead(200, { "Content-Type": `application/vnd.docker.${tty ? "raw" : "multiplexed"}-stream` });
+  if (!stdout && !stderr) return void ctx.res.end();
+  // Following ends when the container's current run has been recorded as ended.
+  const rt = ctx.engine.rt(c.Id);
+  const stop = follow && rt.proc ? (rt.finished ?? Promise.resolve()) : Promise.resolve();
+  const closed = new Promise<void>((r) => ctx.res.on("close", () => r()));
+  const entries = readLogs(c.LogPath, {
+    stdout,
+    stderr,
+    since: since && since !== "0" ? parseTime(since) : undefined,
+    until: until && until !== "0" ? parseTime(until) : undefined,
+    tail: !tail || tail === "all" ? "all" : Number(tail),
+    timestamps,
+    follow: follow && !!rt.proc,
+  }, Promise.race([stop, closed]));
+  for await (const e of entries) {
+    const data = timestamps ? withTimestamp(e) : e.text;
+    const ok = ctx.res.write(tty ? data : encodeFrame(e.stream === "stdout" ? 1 : 2, data));
+    if (!ok) await new Promise<void>((r) => ctx.res.once("drain", () => r()));
+    if (ctx.res.destroyed) break;
+  }
+  ctx.res.end();
+}

@@ -1,0 +1,182 @@
+// /_ping, /version, /info, /events, /system/df, and the prunes
+// `docker system prune` calls that berth has nothing for yet.
+import { cpus, hostname, totalmem } from "node:os";
+import { readFileSync } from "node:fs";
+import pkg from "../../../package.json" with { type: "json" };
+import { matchEvent, type DockerEvent } from "../../engine/events.ts";
+import { dirSize, volumeUsers } from "../../engine/volumes.ts";
+import { API_VERSION, json, MIN_API_VERSION, type Ctx, type Router } from "../server.ts";
+import { containerSummary, imageSummary, volumeJSON } from "../shapes.ts";
+import { parseTime } from "./containers.ts";
+import { parseFilters } from "./util.ts";
+
+export function systemRoutes(r: Router) {
+  const ping = (ctx: Ctx) => {
+    ctx.res.writeHead(200, { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-cache, no-store, must-revalidate", Pragma: "no-cache" });
+    ctx.res.end(ctx.req.method === "HEAD" ? undefined : "OK");
+  };
+  r.on("GET", "/_ping", ping);
+  r.on("HEAD", "/_ping", ping);
+  r.on("GET", "/version", (ctx) => json(ctx.res, 200, version(ctx)));
+  r.on("GET", "/info", info);
+  r.on("GET", "/events", events);
+  r.on("GET", "/system/df", df);
+  // Nothing to prune yet: berth has no user networks or build cache before those issues land.
+  r.on("POST", "/networks/prune", (ctx) => json(ctx.res, 200, { NetworksDeleted: [] }));
+  r.on("POST", "/build/prune", (ctx) => json(ctx.res, 200, { CachesDeleted: [], SpaceReclaimed: 0 }));
+}
+
+function version(ctx: Ctx) {
+  const kernel = ctx.engine.host.kernel;
+  return {
+    Platform: { Name: "berth" },
+    Components: [{ Name: "Engine", Version: pkg.version, Details: { ApiVersion: API_VERSION, MinAPIVersion: MIN_API_VERSION, Bun: Bun.version, Os: "linux", Arch: "amd64", KernelVersion: kernel } }],
+    Version: pkg.version,
+    ApiVersion: API_VERSION,
+    MinAPIVersion: MIN_API_VERSION,
+    GitCommit: "",
+    GoVersion: `bun ${Bun.version}`,
+    Os: "linux",
+    Arch: "amd64",
+    KernelVersion: kernel,
+    BuildTime: "",
+  };
+}
+
+async function info(ctx: Ctx) {
+  const e = ctx.engine;
+  const list = e.list();
+  const plugins = e.registry.status();
+  const names = (kind: string) => plugins.filter((p) => p.kind === kind && p.available).map((p) => p.name);
+  json(ctx.res, 200, {
+    ID: e.root,
+    Containers: list.length,
+    ContainersRunning: list.filter((c) => c.State.Running && !c.State.Paused).length,
+    ContainersPaused: list.filter((c) => c.State.Paused).length,
+    ContainersStopped: list.filter((c) => !c.State.Running).length,
+    Images: e.db.listImages().length,
+    Driver: e.pluginName("storage") ?? "",
+    DriverStatus: [["Root Dir", `${e.root}/layers/${e.pluginName("storage")}`]],
+    Plugins: { Volume: names("volume"), Network: names("network"), Authorization: null, Log: ["json-file"] },
+    MemoryLimit: true,
+    SwapLimit: true,
+    CpuCfsPeriod: true,
+    CpuCfsQuota: true,
+    CPUShares: true,
+    CPUSet: true,
+    PidsLimit: true,
+    IPv4Forwarding: true,
+    BridgeNfIptables: false,
+    BridgeNfIp6tables: false,
+    Debug: false,
+    NFd: 0,
+    OomKillDisable: false,
+    NGoroutines: 0,
+    SystemTime: new Date().toISOString(),
+    LoggingDriver: "json-file",
+    CgroupDriver: "cgroupfs",
+    CgroupVersion: e.host.cgroupMode === "v2" ? "2" : "1",
+    NEventsListener: 0,
+    KernelVersion: e.host.kernel,
+    OperatingSystem: osName(),
+    OSVersion: "",
+    OSType: "linux",
+    Architecture: "x86_64",
+    IndexServerAddress: "https://index.docker.io/v1/",
+    RegistryConfig: { AllowNondistributableArtifactsCIDRs: [], AllowNondistributableArtifactsHostnames: [], InsecureRegistryCIDRs: ["127.0.0.0/8"], IndexConfigs: {}, Mirrors: [] },
+    NCPU: cpus().length,
+    MemTotal: totalmem(),
+    GenericResources: null,
+    DockerRootDir: e.root,
+    HttpProxy: "",
+    HttpsProxy: "",
+    NoProxy: "",
+    Name: hostname(),
+    Labels: [],
+    ExperimentalBuild: false,
+    ServerVersion: pkg.version,
+    Runtimes: { berth: { path: "berth-monitor" } },
+    DefaultRuntime: "berth",
+    Swarm: { NodeID: "", NodeAddr: "", LocalNodeState: "inactive", ControlAvailable: false, Error: "", RemoteManagers: null },
+    LiveRestoreEnabled: true,
+    Isolation: "",
+    InitBinary: "",
+    ContainerdCommit: { ID: "", Expected: "" },
+    RuncCommit: { ID: "", Expected: "" },
+    InitCommit: { ID: "", Expected: "" },
+    SecurityOptions: [],
+    Warnings: [],
+    // berth's own: every plugin, whether it can run here, and why not.
+    BerthCgroupDriver: e.pluginName("limits"),
+    BerthCgroupMode: e.host.cgroupMode,
+    BerthPlugins: plugins.map((p) => ({ Kind: p.kind, Name: p.name, Available: p.available, Default: p.isDefault, Reason: p.reason ?? "", Description: p.description })),
+  });
+}
+
+function osName(): string {
+  try {
+    return /PRETTY_NAME="?([^"\n]*)"?/.exec(readFileSync("/etc/os-release", "utf8"))?.[1] ?? "Linux";
+  } catch {
+    return "Linux";
+  }
+}
+
+/** GET /events: stored events from `since`, then live ones, until `until` or the client leaves. */
+async function events(ctx: Ctx) {
+  const f = parseFilters(ctx.query.get("filters"));
+  const now = Date.now() / 1000;
+  const since = ctx.query.get("since") ? parseTime(ctx.query.get("since")!) : undefined;
+  const until = ctx.query.get("until") ? parseTime(ctx.query.get("until")!) : undefined;
+  ctx.res.writeHead(200, { "Content-Type": "application/json" });
+  ctx.res.flushHeaders?.();
+  // Event times only grow: anything not newer than the last sent was sent already.
+  let last = 0;
+  const send = (e: DockerEvent) => {
+    if (e.timeNano <= last) return;
+    last = e.timeNano;
+    if (matchEvent(e, f)) ctx.res.write(`${JSON.stringify(e)}\n`);
+  };
+  // Subscribe before reading the stored ones, so none falls in between.
+  const pending: DockerEvent[] = [];
+  let replaying = true;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const end = () => {
+    unsubscribe();
+    clearTimeout(timer);
+    if (!ctx.res.writableEnded) ctx.res.end();
+  };
+  const unsubscribe = ctx.engine.events.subscribe((e) => {
+    if (replaying) pending.push(e);
+    else if (until !== undefined && e.time > until) end();
+    else send(e);
+  });
+  if (since !== undefined) for (const e of ctx.engine.events.past(since, Math.min(until ?? now, now))) send(e);
+  replaying = false;
+  for (const e of pending) send(e);
+  ctx.res.on("close", end);
+  if (until !== undefined) {
+    if (until <= now) return end();
+    timer = setTimeout(end, (until - now) * 1000);
+  }
+}
+
+async function df(ctx: Ctx) {
+  const e = ctx.engine;
+  const images = await e.images();
+  const containers = e.list();
+  const users = new Map<string, number>();
+  for (const c of containers) users.set(c.Image, (users.get(c.Image) ?? 0) + 1);
+  const layersSize = e.db.listLayers().reduce((n, l) => n + l.size, 0);
+  const cs = [];
+  for (const c of containers) {
+    const storage = await e.storage(c.Driver);
+    cs.push({ ...containerSummary(c), SizeRw: await storage.writableSize(c.Id).catch(() => 0), SizeRootFs: e.db.getImage(c.Image)?.size ?? 0 });
+  }
+  json(ctx.res, 200, {
+    LayersSize: layersSize,
+    Images: images.list().map(({ image, tags }) => imageSummary(image, tags, users.get(image.id) ?? 0)),
+    Containers: cs,
+    Volumes: e.db.listVolumes().map((v) => ({ ...volumeJSON(v), UsageData: { Size: dirSize(v.Mountpoint), RefCount: volumeUsers(e, v.Name).length } })),
+    BuildCache: [],
+  });
+}

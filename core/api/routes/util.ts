@@ -1,0 +1,66 @@
+// Helpers for the API routes: query flags, Docker's filters parameter, and
+// the byte pump between a hijacked client connection and a monitor.
+import type { Duplex } from "node:stream";
+import { invalidArgument } from "../../errors.ts";
+import type { Ctx } from "../server.ts";
+
+/** A boolean query parameter as Docker reads them ("1", "true"). */
+export function flag(ctx: Ctx, key: string): boolean {
+  const v = ctx.query.get(key);
+  return v === "1" || v === "true" || v === "True";
+}
+
+/** The `filters` parameter: {"key": ["v"]} or the older {"key": {"v": true}}. */
+export function parseFilters(raw: string | null): Record<string, string[]> {
+  if (!raw) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw invalidArgument(`invalid filters: ${raw}`);
+  }
+  const out: Record<string, string[]> = {};
+  for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
+    out[k] = Array.isArray(v) ? v.map(String) : Object.keys(v as object);
+  }
+  return out;
+}
+
+/** Docker's detach keys ("ctrl-p,ctrl-q") as bytes. */
+export function detachBytes(spec: string): number[] {
+  return spec.split(",").map((k) => {
+    const m = /^ctrl-([a-z@\[\\\]^_])$/.exec(k.trim());
+    if (m) return m[1]!.charCodeAt(0) & 0x1f;
+    if (k.length === 1) return k.charCodeAt(0);
+    throw invalidArgument(`invalid detach keys "${spec}"`);
+  });
+}
+
+/**
+ * Connect a client's hijacked connection to a monitor's attach stream:
+ * output to the client, input to the monitor, until either side ends. The
+ * detach key sequence in the input leaves the container running.
+ */
+export function pipeAttach(client: Duplex, monitor: Duplex, detachKeys: string) {
+  const keys = detachKeys ? detachBytes(detachKeys) : [];
+  let matched = 0;
+  monitor.on("data", (d: Buffer) => client.write(d));
+  monitor.on("end", () => client.end());
+  monitor.on("error", () => client.destroy());
+  client.on("data", (d: Buffer) => {
+    if (keys.length) {
+      for (const b of d) {
+        matched = b === keys[matched] ? matched + 1 : b === keys[0] ? 1 : 0;
+        if (matched === keys.length) {
+          monitor.destroy();
+          client.end();
+          return;
+        }
+      }
+    }
+    monitor.write(d);
+  });
+  client.on("end", () => monitor.end());
+  client.on("error", () => monitor.destroy());
+  client.on("close", () => monitor.destroy());
+}

@@ -1,0 +1,191 @@
+// The JSON shapes of the Docker Engine API that clients read: container
+// inspect and list, image inspect, list and history, volumes, exec.
+import type { Engine } from "../engine/engine.ts";
+import type { ContainerRecord, ImageRecord, VolumeRecord } from "../engine/types.ts";
+import { humanDuration } from "../cli/format.ts";
+
+const seconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
+
+/** GET /containers/{id}/json */
+export function containerInspect(engine: Engine, c: ContainerRecord) {
+  const dir = engine.containerDir(c.Id);
+  const execIDs = [...engine.execs.values()].filter((s) => s.record.ContainerID === c.Id).map((s) => s.record.ID);
+  const h = c.HostConfig;
+  return {
+    Id: c.Id,
+    Created: c.Created,
+    Path: c.Path,
+    Args: c.Args,
+    State: c.State,
+    Image: c.Image,
+    ResolvConfPath: `${dir}/resolv.conf`,
+    HostnamePath: `${dir}/hostname`,
+    HostsPath: `${dir}/hosts`,
+    LogPath: c.LogPath,
+    Name: c.Name,
+    RestartCount: c.RestartCount,
+    Driver: c.Driver,
+    Platform: "linux",
+    MountLabel: "",
+    ProcessLabel: "",
+    AppArmorProfile: "",
+    ExecIDs: execIDs.length ? execIDs : null,
+    HostConfig: {
+      Binds: h.Binds ?? null,
+      ContainerIDFile: "",
+      LogConfig: h.LogConfig ?? { Type: "json-file", Config: {} },
+      NetworkMode: h.NetworkMode ?? "none",
+      PortBindings: {},
+      RestartPolicy: { Name: h.RestartPolicy?.Name || "no", MaximumRetryCount: h.RestartPolicy?.MaximumRetryCount ?? 0 },
+      AutoRemove: !!h.AutoRemove,
+      VolumeDriver: "",
+      VolumesFrom: null,
+      CapAdd: h.CapAdd ?? null,
+      CapDrop: h.CapDrop ?? null,
+      Privileged: !!h.Privileged,
+      ReadonlyRootfs: !!h.ReadonlyRootfs,
+      SecurityOpt: h.SecurityOpt ?? null,
+      Tmpfs: h.Tmpfs ?? null,
+      Memory: h.Memory ?? 0,
+      MemorySwap: h.MemorySwap ?? 0,
+      NanoCpus: h.NanoCpus ?? 0,
+      CpuShares: h.CpuShares ?? 0,
+      CpusetCpus: h.CpusetCpus ?? "",
+      PidsLimit: h.PidsLimit ?? null,
+      BlkioWeight: h.BlkioWeight ?? 0,
+      Ulimits: h.Ulimits ?? null,
+      Mounts: h.Mounts ?? undefined,
+    },
+    GraphDriver: { Name: c.Driver, Data: null },
+    Mounts: c.Mounts.map(mountJSON),
+    Config: { ...c.Config, OnBuild: null },
+    NetworkSettings: networkSettings(c),
+  };
+}
+
+function mountJSON(m: ContainerRecord["Mounts"][number]) {
+  return m.Type === "volume"
+    ? { Type: "volume", Name: m.Name, Source: m.Source, Destination: m.Destination, Driver: m.Driver ?? "local", Mode: m.Mode, RW: m.RW, Propagation: m.Propagation }
+    : { Type: m.Type, Source: m.Source, Destination: m.Destination, Mode: m.Mode, RW: m.RW, Propagation: m.Propagation };
+}
+
+function networkSettings(c: ContainerRecord) {
+  const mode = c.HostConfig.NetworkMode ?? "none";
+  return {
+    Bridge: "",
+    SandboxID: "",
+    HairpinMode: false,
+    LinkLocalIPv6Address: "",
+    LinkLocalIPv6PrefixLen: 0,
+    Ports: {},
+    SandboxKey: c.State.Running && mode !== "host" ? `/proc/${c.State.Pid}/ns/net` : "",
+    SecondaryIPAddresses: null,
+    SecondaryIPv6Addresses: null,
+    EndpointID: "",
+    Gateway: "",
+    GlobalIPv6Address: "",
+    GlobalIPv6PrefixLen: 0,
+    IPAddress: "",
+    IPPrefixLen: 0,
+    IPv6Gateway: "",
+    MacAddress: "",
+    Networks: {
+      [mode]: { IPAMConfig: null, Links: null, Aliases: null, NetworkID: mode, EndpointID: "", Gateway: "", IPAddress: "", IPPrefixLen: 0, IPv6Gateway: "", GlobalIPv6Address: "", GlobalIPv6PrefixLen: 0, MacAddress: "", DriverOpts: null },
+    },
+  };
+}
+
+/** The STATUS column: "Up 3 seconds (healthy)", "Exited (0) 2 minutes ago", "Created", ... */
+export function statusText(c: ContainerRecord): string {
+  const s = c.State;
+  const since = (iso: string) => humanDuration(Date.now() - Date.parse(iso));
+  if (s.Restarting) return `Restarting (${s.ExitCode}) ${since(s.FinishedAt)} ago`;
+  if (s.Running) {
+    const health = s.Health ? (s.Health.Status === "starting" ? " (health: starting)" : ` (${s.Health.Status})`) : "";
+    return `Up ${since(s.StartedAt)}${s.Paused ? " (Paused)" : health}`;
+  }
+  if (s.Status === "dead") return "Dead";
+  if (s.Status === "created" || s.FinishedAt.startsWith("0001")) return "Created";
+  return `Exited (${s.ExitCode}) ${since(s.FinishedAt)} ago`;
+}
+
+/** GET /containers/json entries. */
+export function containerSummary(c: ContainerRecord) {
+  return {
+    Id: c.Id,
+    Names: [c.Name],
+    Image: c.Config.Image ?? c.Image,
+    ImageID: c.Image,
+    Command: [c.Path, ...c.Args].join(" "),
+    Created: seconds(c.Created),
+    Ports: [],
+    Labels: c.Config.Labels ?? {},
+    State: c.State.Status,
+    Status: statusText(c),
+    HostConfig: { NetworkMode: c.HostConfig.NetworkMode ?? "none" },
+    NetworkSettings: { Networks: networkSettings(c).Networks },
+    Mounts: c.Mounts.map(mountJSON),
+  };
+}
+
+/** GET /images/json entries. */
+export function imageSummary(img: ImageRecord, tags: string[], containers: number) {
+  return {
+    Id: img.id,
+    ParentId: "",
+    RepoTags: tags,
+    RepoDigests: [],
+    Created: seconds(img.created),
+    Size: img.size,
+    SharedSize: -1,
+    VirtualSize: img.size,
+    Labels: img.config.config?.Labels ?? null,
+    Containers: containers,
+  };
+}
+
+/** GET /images/{name}/json */
+export function imageInspect(img: ImageRecord, tags: string[], driver: string) {
+  const history = img.config.history ?? [];
+  return {
+    Id: img.id,
+    RepoTags: tags,
+    RepoDigests: [],
+    Parent: "",
+    Comment: history[history.length - 1]?.comment ?? "",
+    Created: img.created,
+    Container: "",
+    ContainerConfig: {},
+    DockerVersion: "",
+    Author: img.config.author ?? "",
+    Config: img.config.config ?? {},
+    Architecture: img.config.architecture,
+    Os: img.config.os,
+    Size: img.size,
+    VirtualSize: img.size,
+    GraphDriver: { Name: driver, Data: null },
+    RootFS: { Type: "layers", Layers: img.config.rootfs.diff_ids },
+    Metadata: { LastTagTime: "0001-01-01T00:00:00Z" },
+  };
+}
+
+/** GET /images/{name}/history: newest first; layer sizes from the layers table. */
+export function imageHistory(img: ImageRecord, tags: string[], layerSizes: number[]) {
+  const history = img.config.history ?? [];
+  let layer = 0;
+  const rows = history.map((h) => {
+    const size = h.empty_layer ? 0 : (layerSizes[layer++] ?? 0);
+    return { Id: "<missing>", Created: h.created ? seconds(h.created) : 0, CreatedBy: h.created_by ?? "", Tags: null as string[] | null, Size: size, Comment: h.comment ?? "" };
+  });
+  rows.reverse();
+  if (rows[0]) {
+    rows[0].Id = img.id;
+    rows[0].Tags = tags.length ? tags : null;
+  }
+  return rows;
+}
+
+/** Docker's volume object (without berth's own bookkeeping fields). */
+export function volumeJSON(v: VolumeRecord) {
+  return { CreatedAt: v.CreatedAt, Driver: v.Driver, Labels: v.Labels, Mountpoint: v.Mountpoint, Name: v.Name, Options: v.Options, Scope: v.Scope };
+}

@@ -1,0 +1,217 @@
+// berth create, and the flags `run` shares with it.
+import { readFileSync } from "node:fs";
+import { BerthError, invalidArgument } from "../../errors.ts";
+import type { CreateRequest, HealthConfig, HostConfig, Ulimit } from "../../engine/types.ts";
+import { parseBytes, type CommandDef, type FlagDef, type ParsedFlags } from "../args.ts";
+import type { Client } from "../client.ts";
+import { connect } from "../connect.ts";
+import { print, printErr } from "../output.ts";
+
+export const CREATE_FLAGS: FlagDef[] = [
+  { name: "name", kind: "string", help: "Assign a name to the container" },
+  { name: "interactive", short: "i", kind: "bool", help: "Keep STDIN open even if not attached" },
+  { name: "tty", short: "t", kind: "bool", help: "Allocate a pseudo-TTY" },
+  { name: "env", short: "e", kind: "list", help: "Set environment variables (KEY=VALUE, or KEY to copy it from here)" },
+  { name: "env-file", kind: "list", help: "Read in a file of environment variables" },
+  { name: "workdir", short: "w", kind: "string", help: "Working directory inside the container" },
+  { name: "user", short: "u", kind: "string", help: "Username or UID (format: <name|uid>[:<group|gid>])" },
+  { name: "hostname", short: "h", kind: "string", help: "Container host name" },
+  { name: "volume", short: "v", kind: "list", help: "Bind mount a host directory (/host:/ctr[:ro]), or a volume (name:/ctr, /ctr)" },
+  { name: "mount", kind: "list", help: "Attach a filesystem mount (type=volume|bind|tmpfs,source=...,target=...[,readonly])" },
+  { name: "tmpfs", kind: "list", help: "Mount a tmpfs directory (/path[:options])" },
+  { name: "read-only", kind: "bool", help: "Mount the container's root filesystem as read only" },
+  { name: "entrypoint", kind: "string", help: "Overwrite the default ENTRYPOINT of the image" },
+  { name: "network", kind: "string", valueName: "network", aliases: ["net"], help: "Connect a container to a network: none or host" },
+  { name: "memory", short: "m", kind: "string", valueName: "bytes", help: "Memory limit" },
+  { name: "memory-swap", kind: "string", valueName: "bytes", help: "Swap limit equal to memory plus swap: '-1' to enable unlimited swap" },
+  { name: "cpus", kind: "string", valueName: "decimal", help: "Number of CPUs" },
+  { name: "cpu-shares", short: "c", kind: "string", valueName: "int", help: "CPU shares (relative weight)" },
+  { name: "cpuset-cpus", kind: "string", help: "CPUs in which to allow execution (0-3, 0,1)" },
+  { name: "pids-limit", kind: "string", valueName: "int", help: "Tune container pids limit (set -1 for unlimited)" },
+  { name: "blkio-weight", kind: "string", valueName: "uint16", help: "Block IO (relative weight), between 10 and 1000, or 0 to disable" },
+  { name: "ulimit", kind: "list", valueName: "ulimit", help: "Ulimit options (name=soft[:hard])" },
+  { name: "label", short: "l", kind: "list", help: "Set meta data on a container" },
+  { name: "restart", kind: "string", default: "no", help: "Restart policy to apply when a container exits (no, always, unless-stopped, on-failure[:max-retries])" },
+  { name: "rm", kind: "bool", help: "Automatically remove the container when it exits" },
+  { name: "stop-signal", kind: "string", help: "Signal to stop the container" },
+  { name: "stop-timeout", kind: "string", valueName: "int", help: "Timeout (in seconds) to stop a container" },
+  { name: "log-opt", kind: "list", help: "Log driver options (max-size=10m, max-file=3)" },
+  { name: "health-cmd", kind: "string", help: "Command to run to check health" },
+  { name: "health-interval", kind: "string", valueName: "duration", help: "Time between running the check (ms|s|m|h) (default 30s)" },
+  { name: "health-timeout", kind: "string", valueName: "duration", help: "Maximum time to allow one check to run (ms|s|m|h) (default 30s)" },
+  { name: "health-retries", kind: "string", valueName: "int", help: "Consecutive failures needed to report unhealthy" },
+  { name: "health-start-period", kind: "string", valueName: "duration", help: "Start period for the container to initialize before starting health-retries countdown (ms|s|m|h)" },
+  { name: "no-healthcheck", kind: "bool", help: "Disable any container-specified HEALTHCHECK" },
+];
+
+export const command: CommandDef = {
+  name: "create",
+  usage: "create [OPTIONS] IMAGE [COMMAND] [ARG...]",
+  summary: "Create a new container",
+  flags: CREATE_FLAGS,
+  stopAtPositional: true,
+  minArgs: 1,
+  async run({ flags, args, global }) {
+    const client = await connect(global);
+    const { id, warnings } = await createContainer(client, flags, args);
+    for (const w of warnings) printErr(`WARNING: ${w}\n`);
+    print(`${id}\n`);
+    return 0;
+  },
+};
+
+export async function createContainer(client: Client, flags: ParsedFlags, args: string[]): Promise<{ id: string; warnings: string[] }> {
+  const req = createRequest(flags, args);
+  const out = await client.json<{ Id: string; Warnings: string[] | null }>("POST", "/containers/create", { query: { name: flags.string("name") }, json: req });
+  return { id: out.Id, warnings: out.Warnings ?? [] };
+}
+
+/** Turn `run`/`create` flags and arguments into a Docker create request. */
+export function createRequest(flags: ParsedFlags, args: string[]): CreateRequest {
+  const [image, ...cmd] = args;
+  const num = (name: string, parse: (s: string) => number = Number) => {
+    const v = flags.string(name);
+    if (v === undefined) return undefined;
+    const n = parse(v);
+    if (!Number.isFinite(n)) throw invalidArgument(`invalid argument "${v}" for "--${name}" flag`);
+    return n;
+  };
+  const swap = flags.string("memory-swap");
+  const cpus = num("cpus");
+  const entrypoint = flags.string("entrypoint");
+  const interactive = flags.bool("interactive");
+  const host: HostConfig = {
+    Binds: flags.list("volume"),
+    Mounts: flags.list("mount").map(parseMountFlag),
+    Tmpfs: Object.fromEntries(flags.list("tmpfs").map((t) => [t.split(":", 1)[0]!, t.includes(":") ? t.slice(t.indexOf(":") + 1) : ""])),
+    ReadonlyRootfs: flags.bool("read-only"),
+    NetworkMode: flags.string("network"),
+    AutoRemove: flags.bool("rm"),
+    Memory: num("memory", (s) => parseBytes(s, "--memory")),
+    MemorySwap: swap === undefined ? undefined : swap === "-1" ? -1 : parseBytes(swap, "--memory-swap"),
+    NanoCpus: cpus === undefined ? undefined : Math.round(cpus * 1e9),
+    CpuShares: num("cpu-shares"),
+    CpusetCpus: flags.string("cpuset-cpus"),
+    PidsLimit: num("pids-limit"),
+    BlkioWeight: num("blkio-weight"),
+    Ulimits: flags.list("ulimit").map(parseUlimit),
+    RestartPolicy: parseRestart(flags.string("restart") ?? "no"),
+    LogConfig: { Type: "json-file", Config: Object.fromEntries(flags.list("log-opt").map(keyValue)) },
+  };
+  return {
+    Image: image,
+    Cmd: cmd.length > 0 ? cmd : undefined,
+    Entrypoint: entrypoint === undefined ? undefined : entrypoint === "" ? [] : [entrypoint],
+    Env: [...flags.list("env-file").flatMap(readEnvFile), ...flags.list("env").flatMap(envEntry)],
+    WorkingDir: flags.string("workdir"),
+    User: flags.string("user"),
+    Hostname: flags.string("hostname"),
+    Tty: flags.bool("tty"),
+    OpenStdin: interactive,
+    StdinOnce: interactive,
+    AttachStdin: interactive,
+    AttachStdout: true,
+    AttachStderr: true,
+    Labels: Object.fromEntries(flags.list("label").map(keyValue)),
+    StopSignal: flags.string("stop-signal"),
+    StopTimeout: num("stop-timeout"),
+    Healthcheck: healthcheck(flags),
+    HostConfig: host,
+  };
+}
+
+function keyValue(s: string): [string, string] {
+  const eq = s.indexOf("=");
+  return eq < 0 ? [s, ""] : [s.slice(0, eq), s.slice(eq + 1)];
+}
+
+/** "no", "always", "unless-stopped", "on-failure[:N]". */
+export function parseRestart(s: string): HostConfig["RestartPolicy"] {
+  const [name, count] = s.split(":");
+  if (!["no", "always", "unless-stopped", "on-failure"].includes(name!)) throw invalidArgument(`invalid restart policy format: ${s}`, "use no, always, unless-stopped or on-failure[:max-retries]");
+  if (count !== undefined && (name !== "on-failure" || !/^\d+$/.test(count))) throw invalidArgument(`invalid restart policy format: ${s}`, "a retry count goes only with on-failure, e.g. on-failure:3");
+  return { Name: name as "no", MaximumRetryCount: count ? Number(count) : 0 };
+}
+
+/** Durations as Go parses them in Docker's flags: "1m30s", "500ms", "2h". */
+export function parseDuration(s: string, flag: string): number {
+  const units: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+  let total = 0;
+  let rest = s;
+  if (!rest) throw invalidArgument(`invalid duration "" for ${flag}`);
+  while (rest) {
+    const m = /^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/.exec(rest);
+    if (!m) throw invalidArgument(`invalid duration "${s}" for ${flag}`, "use e.g. 30s, 1m30s, 500ms");
+    total += Number(m[1]) * units[m[2]!]!;
+    rest = rest.slice(m[0].length);
+  }
+  return Math.round(total);
+}
+
+function healthcheck(flags: ParsedFlags): HealthConfig | undefined {
+  if (flags.bool("no-healthcheck")) return { Test: ["NONE"] };
+  const cmd = flags.string("health-cmd");
+  const d = (f: string) => (flags.string(f) === undefined ? undefined : parseDuration(flags.string(f)!, `--${f}`));
+  const retries = flags.string("health-retries");
+  const any = cmd !== undefined || ["health-interval", "health-timeout", "health-start-period", "health-retries"].some((f) => flags.has(f));
+  if (!any) return undefined;
+  return {
+    Test: cmd === undefined ? undefined : ["CMD-SHELL", cmd],
+    Interval: d("health-interval"),
+    Timeout: d("health-timeout"),
+    StartPeriod: d("health-start-period"),
+    Retries: retries === undefined ? undefined : Number(retries),
+  };
+}
+
+/** --mount type=volume,source=data,target=/data,readonly */
+function parseMountFlag(spec: string): NonNullable<HostConfig["Mounts"]>[number] {
+  const m: Record<string, string> = {};
+  for (const part of spec.split(",")) {
+    const [k, v = "true"] = keyValue(part);
+    m[k] = v;
+  }
+  const type = (m.type ?? "volume") as "volume" | "bind" | "tmpfs";
+  if (!["volume", "bind", "tmpfs"].includes(type)) throw invalidArgument(`invalid mount type "${type}" in --mount ${spec}`);
+  const target = m.target ?? m.destination ?? m.dst;
+  if (!target) throw invalidArgument(`invalid argument "${spec}" for "--mount" flag: target is required`);
+  return {
+    Type: type,
+    Source: m.source ?? m.src,
+    Target: target,
+    ReadOnly: m.readonly === "true" || m.readonly === "1" || "ro" in m,
+    VolumeOptions: m["volume-nocopy"] ? { NoCopy: m["volume-nocopy"] !== "false" } : undefined,
+  };
+}
+
+/** `-e KEY=V` as is; `-e KEY` takes KEY from this environment, or is dropped. */
+function envEntry(e: string): string[] {
+  if (e.includes("=")) return [e];
+  const v = process.env[e];
+  return v === undefined ? [] : [`${e}=${v}`];
+}
+
+function readEnvFile(path: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new BerthError("NotFound", `open ${path}: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file or directory" : (err as Error).message}`);
+  }
+  return text.split("\n").flatMap((raw, i) => {
+    const line = raw.replace(/^\s+/, "");
+    if (line === "" || line.startsWith("#")) return [];
+    const key = line.split("=", 1)[0]!;
+    if (/\s/.test(key)) throw invalidArgument(`${path}:${i + 1}: variable '${key.trim()}' contains whitespaces`);
+    return envEntry(line);
+  });
+}
+
+function parseUlimit(s: string): Ulimit {
+  const m = /^([a-z]+)=(-?\d+)(?::(-?\d+))?$/.exec(s);
+  if (!m) throw invalidArgument(`invalid ulimit argument: ${s}`, "use name=soft[:hard], e.g. nofile=1024:2048");
+  const soft = Number(m[2]);
+  const hard = m[3] === undefined ? soft : Number(m[3]);
+  if (soft > hard && hard !== -1) throw invalidArgument(`ulimit soft limit must be less than or equal to hard limit: ${soft} > ${hard}`);
+  return { Name: m[1]!, Soft: soft, Hard: hard };
+}

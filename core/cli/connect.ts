@@ -1,0 +1,47 @@
+// Reaching berthd: the socket of -H, or the one of --root's daemon, which
+// is started on first use when none is running.
+import { mkdirSync, openSync, readFileSync } from "node:fs";
+import { BerthError } from "../errors.ts";
+import { DAEMON_SCRIPT, defaultSocket } from "../location.ts";
+import type { ParsedFlags } from "./args.ts";
+import { Client } from "./client.ts";
+
+export async function connect(global: ParsedFlags): Promise<Client> {
+  const host = global.string("host");
+  const root = global.string("root")!.replace(/\/+$/, "");
+  const socket = host ? host.replace(/^unix:\/\//, "") : defaultSocket(root);
+  const client = new Client(socket);
+  if (host || (await client.ping())) return client;
+  const daemon = startDaemon(global, root);
+  let ended = false;
+  void daemon.exited.then(() => (ended = true));
+  for (let i = 0; i < 1000 && !ended; i++) {
+    if (await client.ping()) return client;
+    await Bun.sleep(i < 100 ? 5 : 20);
+  }
+  // Another berth may have started it meanwhile (ours then gave way).
+  if (await client.ping()) return client;
+  let log = "";
+  try {
+    log = readFileSync(`${root}/berthd.log`, "utf8").trim().split("\n").slice(-5).join("\n");
+  } catch {
+    // no log
+  }
+  throw new BerthError("Unavailable", `berthd did not start on ${root}${log ? `:\n${log}` : ""}`);
+}
+
+/** Start berthd for `root` in its own session, its output in <root>/berthd.log. */
+function startDaemon(global: ParsedFlags, root: string) {
+  mkdirSync(root, { recursive: true, mode: 0o711 });
+  const log = openSync(`${root}/berthd.log`, "a");
+  const args = ["--root", root];
+  for (const f of ["storage-driver", "cgroup-driver", "cgroup-parent"]) {
+    const v = global.string(f);
+    if (v !== undefined) args.push(`--${f}`, v);
+  }
+  const env: Record<string, string> = { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin" };
+  if (process.env.BERTH_TRACE) env.BERTH_TRACE = process.env.BERTH_TRACE;
+  const child = Bun.spawn(["setsid", process.execPath, DAEMON_SCRIPT, ...args], { stdio: ["ignore", log, log], env });
+  child.unref();
+  return child;
+}

@@ -1,0 +1,90 @@
+// What berthd does when it starts: take back the containers whose monitors
+// outlived the previous daemon, record the exits that happened meanwhile,
+// remove what a crash left half-made, then start the containers whose
+// restart policy says so.
+import { existsSync, readdirSync, rmSync } from "node:fs";
+import type { Supervised } from "../contracts/isolation.ts";
+import { parseMountinfo } from "../host.ts";
+import { isSameProcess } from "../proc.ts";
+import { libcSys } from "../sys/libc.ts";
+import { removeNetns } from "../sys/netns.ts";
+import type { Engine } from "./engine.ts";
+import { handleExit, scheduleRestart } from "./exit.ts";
+import { startHealthChecks } from "./health.ts";
+import { watchExit } from "./start.ts";
+
+export async function recover(engine: Engine) {
+  const isolation = await engine.plugin("isolation");
+  for (const rec of engine.list()) {
+    if (rec.Creating) {
+      // A create cut short by a crash: drop what it made.
+      await (await engine.storage(rec.Driver)).removeWritable(rec.Id).catch(() => {});
+      rmSync(engine.containerDir(rec.Id), { recursive: true, force: true });
+      engine.forget(rec.Id);
+      continue;
+    }
+    const dir = engine.monitorDir(rec.Id);
+    if (!rec.State.Running && !existsSync(dir)) continue;
+    const found = isolation.adopt(dir, rec.State.Pid);
+    if (found && "attach" in found) {
+      const rt = engine.rt(rec.Id);
+      rt.proc = found as Supervised;
+      if (!rec.State.Running) {
+        // It got as far as running before the crash: record it as running.
+        rec.State = { ...rec.State, Status: "running", Running: true, Pid: found.pid, StartedAt: rec.State.StartedAt };
+        engine.save(rec);
+      }
+      watchExit(engine, rec);
+      startHealthChecks(engine, rec);
+    } else if (found) {
+      await handleExit(engine, rec.Id, undefined, found);
+    } else {
+      // Nothing tells how it ended: its processes are killed with the cgroup.
+      if (isSameProcess(rec.State.Pid, rec.PidStartTime)) await (await engine.plugin("limits")).killAll(rec.Id).catch(() => {});
+      await handleExit(engine, rec.Id, undefined, { code: 137, error: "the container's monitor was gone when berthd started" });
+    }
+  }
+  await removeLeftovers(engine);
+  for (const rec of engine.list()) {
+    const p = rec.HostConfig.RestartPolicy?.Name;
+    const wanted = p === "always" || (p === "unless-stopped" && !rec.ManuallyStopped);
+    if (wanted && !engine.rt(rec.Id).proc && !rec.State.Restarting) {
+      rec.ManuallyStopped = false;
+      rec.State.Restarting = false;
+      scheduleRestart(engine, rec);
+    }
+  }
+}
+
+/** Mounts, cgroups, namespaces and directories no live container accounts for. */
+async function removeLeftovers(engine: Engine) {
+  const running = new Set([...engine.containers.values()].filter((c) => engine.rt(c.Id).proc).map((c) => c.Id));
+  const known = new Set(engine.containers.keys());
+  const limits = await engine.plugin("limits");
+  for (const id of limits.ids()) if (!running.has(id)) await limits.remove(id).catch(() => {});
+  for (const f of safeList(`${engine.root}/netns`)) if (!running.has(f)) removeNetns(libcSys, `${engine.root}/netns/${f}`);
+  for (const m of parseMountinfo(await Bun.file("/proc/self/mountinfo").text()).reverse()) {
+    const id = /\/rw\/([a-f0-9]{64})\/merged$/.exec(m.mountpoint)?.[1];
+    if (id && m.mountpoint.startsWith(engine.root) && !running.has(id)) {
+      const rec = engine.containers.get(id);
+      await (await engine.storage(rec?.Driver)).unmount(id).catch(() => {});
+    }
+  }
+  for (const id of safeList(`${engine.execRoot}/c`)) if (!known.has(id) || !running.has(id)) rmSync(`${engine.execRoot}/c/${id}`, { recursive: true, force: true });
+  for (const id of safeList(`${engine.execRoot}/e`)) rmSync(`${engine.execRoot}/e/${id}`, { recursive: true, force: true });
+  for (const id of safeList(`${engine.root}/containers`)) if (!known.has(id)) rmSync(`${engine.root}/containers/${id}`, { recursive: true, force: true });
+  const storage = await engine.storage();
+  for (const id of safeList(`${engine.root}/layers/${engine.pluginName("storage")}/rw`)) if (!known.has(id)) await storage.removeWritable(id).catch(() => {});
+  for (const f of safeList(`${engine.root}/blobs/ingest`)) rmSync(`${engine.root}/blobs/ingest/${f}`, { force: true });
+  for (const f of safeList(`${engine.root}/layers/${engine.pluginName("storage")}`)) {
+    if (f.startsWith(".tmp-")) rmSync(`${engine.root}/layers/${engine.pluginName("storage")}/${f}`, { recursive: true, force: true });
+  }
+}
+
+function safeList(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
