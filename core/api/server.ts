@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from "node:stream";
 import { BerthError, type ErrorKind } from "../errors.ts";
 import type { Engine } from "../engine/engine.ts";
+import { trace } from "../trace.ts";
 
 export const API_VERSION = "1.43";
 export const MIN_API_VERSION = "1.24";
@@ -138,6 +139,7 @@ function parse(url: string): { path: string; version: string; query: URLSearchPa
 
 export function createApiServer(engine: Engine, router: Router): Server {
   const server = createServer(async (req, res) => {
+    trace(`api: ${req.method} ${req.url}`);
     commonHeaders(res);
     const { path, version, query } = parse(req.url ?? "/");
     if (Number(version.split(".")[1]) < Number(MIN_API_VERSION.split(".")[1])) {

@@ -75,51 +75,127 @@ export class Client {
   }
 
   /** POST with `Upgrade: tcp`; resolves to the raw connection once the daemon answers 101. */
-  async hijack(path: string, opts: { query?: Query; json?: unknown } = {}): Promise<import("node:net").Socket> {
-    const { connect } = await import("node:net");
-    const sock = connect(this.socket);
+  async hijack(path: string, opts: { query?: Query; json?: unknown } = {}): Promise<RawStream> {
     const body = opts.json === undefined ? "" : JSON.stringify(opts.json);
-    await new Promise<void>((resolve, reject) => {
-      sock.once("connect", resolve);
-      sock.once("error", (err) => reject(new BerthError("Unavailable", `cannot reach berthd at unix://${this.socket}: ${err.message}`)));
-    });
-    sock.write(
+    const stream = await RawStream.connect(this.socket);
+    stream.write(
       `POST ${API_PREFIX}${path}${queryString(opts.query)} HTTP/1.1\r\nHost: berth\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n` +
         `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
     );
-    // Read the response head; anything after it is the stream's first bytes.
-    let head = Buffer.alloc(0);
-    const rest: Buffer = await new Promise((resolve, reject) => {
-      const onData = (d: Buffer) => {
-        head = Buffer.concat([head, d]);
-        const end = head.indexOf("\r\n\r\n");
-        if (end < 0) return;
-        sock.off("data", onData);
-        sock.pause();
-        resolve(head.subarray(end + 4));
-        head = head.subarray(0, end);
-      };
-      sock.on("data", onData);
-      sock.once("close", () => reject(new BerthError("Unavailable", "berthd closed the connection")));
-    });
-    const status = Number(/^HTTP\/1\.1 (\d+)/.exec(head.toString())?.[1] ?? 0);
+    const { status, rest } = await stream.readHead();
     if (status !== 101) {
-      let text = rest.toString();
-      await new Promise<void>((r) => {
-        sock.on("data", (d) => (text += d.toString()));
-        sock.once("end", r);
-        sock.once("close", r);
-        sock.resume();
-      });
+      let text = Buffer.from(rest).toString();
+      for await (const chunk of stream) text += Buffer.from(chunk).toString();
       let message = text;
       try {
-        message = JSON.parse(text).message ?? text;
+        message = JSON.parse(text.slice(text.indexOf("{"))).message ?? text;
       } catch {
         // plain text
       }
       throw new BerthError(KIND_OF_STATUS[status] ?? "Internal", message);
     }
-    if (rest.length) sock.unshift(rest);
-    return sock;
+    return stream;
+  }
+}
+
+/**
+ * A raw connection on Bun's native sockets (node:net costs ~12 ms to load,
+ * a sixth of `berth run`): write bytes, read them as an async iterable.
+ */
+export class RawStream implements AsyncIterable<Uint8Array> {
+  private socket!: import("bun").Socket<undefined>;
+  private chunks: Uint8Array[] = [];
+  private wake?: () => void;
+  private ended = false;
+  private pending: Uint8Array[] = [];
+
+  static async connect(path: string): Promise<RawStream> {
+    const s = new RawStream();
+    try {
+      s.socket = await Bun.connect({
+        unix: path,
+        socket: {
+          data: (_sock, data) => s.push(new Uint8Array(data)),
+          close: () => s.finish(),
+          end: () => s.finish(),
+          error: () => s.finish(),
+          drain: (sock) => s.flush(sock),
+        },
+      });
+    } catch (err) {
+      throw new BerthError("Unavailable", `cannot reach berthd at unix://${path}: ${(err as Error).message}`);
+    }
+    return s;
+  }
+
+  private push(data: Uint8Array) {
+    this.chunks.push(data);
+    this.wake?.();
+  }
+
+  private finish() {
+    this.ended = true;
+    this.wake?.();
+  }
+
+  private flush(sock: import("bun").Socket<undefined>) {
+    while (this.pending.length) {
+      const next = this.pending[0]!;
+      const n = sock.write(next);
+      if (n < next.length) {
+        this.pending[0] = next.subarray(n);
+        return;
+      }
+      this.pending.shift();
+    }
+  }
+
+  write(data: string | Uint8Array) {
+    const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+    if (this.pending.length) return void this.pending.push(bytes);
+    const n = this.socket.write(bytes);
+    if (n < bytes.length) this.pending.push(bytes.subarray(n));
+  }
+
+  /** Close our side for writing (stdin ended). */
+  end() {
+    if (this.pending.length) setTimeout(() => this.end(), 5);
+    else this.socket.shutdown();
+  }
+
+  destroy() {
+    this.socket.end();
+  }
+
+  /** The HTTP response head: its status, and whatever of the stream came with it. */
+  async readHead(): Promise<{ status: number; rest: Uint8Array }> {
+    let head = Buffer.alloc(0);
+    for (;;) {
+      const chunk = await this.next();
+      if (!chunk) throw new BerthError("Unavailable", "berthd closed the connection");
+      head = Buffer.concat([head, chunk]);
+      const end = head.indexOf("\r\n\r\n");
+      if (end < 0) continue;
+      const rest = head.subarray(end + 4);
+      if (rest.length) this.chunks.unshift(rest);
+      return { status: Number(/^HTTP\/1\.1 (\d+)/.exec(head.toString("latin1"))?.[1] ?? 0), rest };
+    }
+  }
+
+  private async next(): Promise<Uint8Array | undefined> {
+    while (this.chunks.length === 0) {
+      if (this.ended) return undefined;
+      await new Promise<void>((r) => (this.wake = r));
+      this.wake = undefined;
+    }
+    return this.chunks.shift();
+  }
+
+  async *[Symbol.asyncIterator]() {
+    for (;;) {
+      const c = await this.next();
+      if (!c) return;
+      yield c;
+    }
   }
 }

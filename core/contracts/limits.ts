@@ -21,7 +21,8 @@ export interface Resources {
 }
 
 export interface LimitStats {
-  memory: { usage: number; limit: number; cache?: number };
+  /** `stats`: the group's memory.stat as it is (clients subtract inactive_file from usage). */
+  memory: { usage: number; limit: number; cache?: number; stats?: Record<string, number> };
   cpu: { usageNanos: number; perCpuNanos?: number[] };
   pids: { current: number; limit: number };
 }

@@ -15,6 +15,7 @@ import { StateDB } from "../state/db.ts";
 import { EventLog, type EventType } from "./events.ts";
 import type { ContainerRecord, ExecRecord } from "./types.ts";
 import { defaultExecRoot } from "../location.ts";
+import { trace } from "../trace.ts";
 
 export interface EngineOptions {
   /** State, layers and containers live here (default /var/lib/berth). */
@@ -148,7 +149,9 @@ export class Engine {
   async start(ref: string) {
     const rec = this.container(ref);
     const { startContainer } = await import("./start.ts");
+    trace("start: queued");
     await this.serialize(rec.Id, async () => {
+      trace("start: begins");
       rec.ManuallyStopped = false;
       await startContainer(this, rec);
     });

@@ -39,8 +39,10 @@ export const command: CommandDef = {
     const sock = await client.hijack(`/containers/${id}/attach`, {
       query: { stream: 1, stdin: interactive, stdout: 1, stderr: 1, detachKeys: flags.string("detach-keys") },
     });
+    trace("run: attached");
     // The wait is registered (its headers are back) before the start: no exit can slip by.
     const waiting = await client.call("POST", `/containers/${id}/wait`, { query: { condition: autoRemove ? "removed" : "next-exit" } });
+    trace("run: waiting");
     const output = pumpOutput(sock, tty);
     const restore = connectTerminal(sock, {
       stdin: interactive,

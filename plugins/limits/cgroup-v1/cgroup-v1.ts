@@ -192,6 +192,7 @@ export class CgroupV1 implements Limits {
         usage: Number(read("memory", "memory.usage_in_bytes") ?? 0),
         limit: memLimit === undefined || (total > 0 && memLimit > total) ? total : memLimit,
         cache: memStat.get("total_cache") ?? memStat.get("cache"),
+        stats: Object.fromEntries(memStat),
       },
       cpu: {
         usageNanos: Number(read("cpuacct", "cpuacct.usage") ?? 0),

@@ -137,11 +137,13 @@ export class CgroupV2 implements Limits {
     const total = hostMemory();
     const memLimit = parseLimit(read("memory.max") ?? "max");
     const cpu = parseKeyed(read("cpu.stat") ?? "");
+    const memStat = parseKeyed(read("memory.stat") ?? "");
     return {
       memory: {
         usage: Number(read("memory.current") ?? 0),
         limit: memLimit === undefined || (total > 0 && memLimit > total) ? total : memLimit,
-        cache: parseKeyed(read("memory.stat") ?? "").get("file"),
+        cache: memStat.get("file"),
+        stats: Object.fromEntries(memStat),
       },
       cpu: { usageNanos: (cpu.get("usage_usec") ?? 0) * 1000 },
       pids: { current: Number(read("pids.current") ?? 0), limit: parseLimit(read("pids.max") ?? "max") ?? 0 },
