@@ -62,7 +62,7 @@ function listHelp(prog: string, usage: string, summary: string, flags: FlagDef[]
 /** Parse and run one command definition; its failures become exit codes. */
 export async function runCommand(prog: string, command: CommandDef, args: string[], global: ReturnType<typeof parseArgs>["flags"]): Promise<number> {
   // `run` and `create` report engine failures as 125, as docker does; other commands as 1.
-  const failure = command.name === "run" || command.name === "create" ? 125 : 1;
+  const failure = prog === "berth" && (command.name === "run" || command.name === "create") ? 125 : 1;
   let parsed;
   try {
     parsed = parseArgs(args, command.flags, command.stopAtPositional);

@@ -202,7 +202,8 @@ function sandboxSpec(
 ): SandboxSpec {
   const h = rec.HostConfig;
   const binds = rec.Mounts.filter((m) => m.Type === "bind").map(bindToMountSpec);
-  const user = sortByDepth([...binds, ...volumeMounts, ...parseTmpfs(h.Tmpfs ?? {})]);
+  const tmpfs = parseTmpfs({ ...(h.Tmpfs ?? {}), ...Object.fromEntries((h.Mounts ?? []).filter((m) => m.Type === "tmpfs").map((m) => [m.Target, m.ReadOnly ? "ro" : ""])) });
+  const user = sortByDepth([...binds, ...volumeMounts, ...tmpfs]);
   // A user's mount on /etc/hosts (and the others) wins over berth's file, as in Docker.
   const userDests = new Set(user.map((m) => m.destination));
   const etc = etcMounts.filter((m) => !userDests.has(m.destination));

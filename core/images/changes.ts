@@ -5,7 +5,7 @@ import type { ImageConfig } from "../engine/types.ts";
 
 type Config = NonNullable<ImageConfig["config"]>;
 
-const SUPPORTED = ["CMD", "ENTRYPOINT", "ENV", "EXPOSE", "LABEL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR"];
+const SUPPORTED = ["CMD", "ENTRYPOINT", "ENV", "EXPOSE", "HEALTHCHECK", "LABEL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR"];
 
 /** Apply instructions like `CMD ["sh"]` or `ENV A=1 B=2` to a config. */
 export function applyChanges(config: Config, changes: string[]): Config {
@@ -43,11 +43,54 @@ export function applyChanges(config: Config, changes: string[]): Config {
       case "STOPSIGNAL":
         out.StopSignal = args;
         break;
+      case "HEALTHCHECK":
+        out.Healthcheck = parseHealthcheck(args);
+        break;
       default:
         throw invalidArgument(`${instruction} is not a valid change command; supported: ${SUPPORTED.join(", ")}`);
     }
   }
   return out;
+}
+
+const DURATION_UNITS: Record<string, number> = { ns: 1, us: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+
+/** Go-style durations ("30s", "1m30s", "500ms") in nanoseconds. */
+export function parseGoDuration(s: string, what: string): number {
+  let total = 0;
+  let rest = s;
+  if (!rest) throw invalidArgument(`invalid duration "" for ${what}`);
+  while (rest) {
+    const m = /^(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)/.exec(rest);
+    if (!m) throw invalidArgument(`invalid duration "${s}" for ${what}`, "use e.g. 30s, 1m30s, 500ms");
+    total += Number(m[1]) * DURATION_UNITS[m[2]!]!;
+    rest = rest.slice(m[0].length);
+  }
+  return Math.round(total);
+}
+
+/** HEALTHCHECK [--interval=D --timeout=D --start-period=D --start-interval=D --retries=N] CMD ... | NONE */
+export function parseHealthcheck(args: string): NonNullable<Config["Healthcheck"]> {
+  let rest = args.trim();
+  const hc: NonNullable<Config["Healthcheck"]> = {};
+  for (;;) {
+    const m = /^--([a-z-]+)=(\S+)\s+/.exec(rest);
+    if (!m) break;
+    const [, key, value] = m as unknown as [string, string, string];
+    if (key === "retries") hc.Retries = Number(value);
+    else if (key === "interval") hc.Interval = parseGoDuration(value, "--interval");
+    else if (key === "timeout") hc.Timeout = parseGoDuration(value, "--timeout");
+    else if (key === "start-period") hc.StartPeriod = parseGoDuration(value, "--start-period");
+    else if (key === "start-interval") hc.StartInterval = parseGoDuration(value, "--start-interval");
+    else throw invalidArgument(`HEALTHCHECK: unknown flag --${key}`);
+    rest = rest.slice(m[0].length);
+  }
+  if (/^NONE$/i.test(rest)) return { Test: ["NONE"] };
+  const cmd = /^CMD\s+([\s\S]+)$/i.exec(rest);
+  if (!cmd) throw invalidArgument(`HEALTHCHECK ${args}: expected CMD <command> or NONE`);
+  const form = cmd[1]!;
+  hc.Test = form.startsWith("[") ? ["CMD", ...jsonArray(form)] : ["CMD-SHELL", form];
+  return hc;
 }
 
 /** Exec form (a JSON array) or shell form (wrapped in /bin/sh -c). */

@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { BerthError, invalidArgument } from "../../errors.ts";
 import type { CreateRequest, HealthConfig, HostConfig, Ulimit } from "../../engine/types.ts";
+import { parseGoDuration } from "../../images/changes.ts";
 import { parseBytes, type CommandDef, type FlagDef, type ParsedFlags } from "../args.ts";
 import type { Client } from "../client.ts";
 import { connect } from "../connect.ts";
@@ -133,25 +134,10 @@ export function parseRestart(s: string): HostConfig["RestartPolicy"] {
   return { Name: name as "no", MaximumRetryCount: count ? Number(count) : 0 };
 }
 
-/** Durations as Go parses them in Docker's flags: "1m30s", "500ms", "2h". */
-export function parseDuration(s: string, flag: string): number {
-  const units: Record<string, number> = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
-  let total = 0;
-  let rest = s;
-  if (!rest) throw invalidArgument(`invalid duration "" for ${flag}`);
-  while (rest) {
-    const m = /^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/.exec(rest);
-    if (!m) throw invalidArgument(`invalid duration "${s}" for ${flag}`, "use e.g. 30s, 1m30s, 500ms");
-    total += Number(m[1]) * units[m[2]!]!;
-    rest = rest.slice(m[0].length);
-  }
-  return Math.round(total);
-}
-
 function healthcheck(flags: ParsedFlags): HealthConfig | undefined {
   if (flags.bool("no-healthcheck")) return { Test: ["NONE"] };
   const cmd = flags.string("health-cmd");
-  const d = (f: string) => (flags.string(f) === undefined ? undefined : parseDuration(flags.string(f)!, `--${f}`));
+  const d = (f: string) => (flags.string(f) === undefined ? undefined : parseGoDuration(flags.string(f)!, `--${f}`));
   const retries = flags.string("health-retries");
   const any = cmd !== undefined || ["health-interval", "health-timeout", "health-start-period", "health-retries"].some((f) => flags.has(f));
   if (!any) return undefined;
