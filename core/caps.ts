@@ -26,3 +26,25 @@ export function capMask(names: string[]): bigint {
   }
   return mask;
 }
+
+/** "cap_net_admin", "NET_ADMIN" or "CAP_NET_ADMIN" -> "NET_ADMIN"; "all" -> "ALL". */
+function capName(raw: string): string {
+  const n = raw.toUpperCase().replace(/^CAP_/, "");
+  if (n !== "ALL" && CAPABILITIES[n] === undefined) throw new Error(`unknown capability: "${raw}"`);
+  return n;
+}
+
+/**
+ * A container's capabilities as Docker computes them from --cap-add and
+ * --cap-drop: the default set, plus the added, minus the dropped ("ALL"
+ * stands for every capability). Throws on an unknown name.
+ */
+export function containerCapabilities(add: string[] = [], drop: string[] = []): string[] {
+  const adds = add.map(capName);
+  const drops = drop.map(capName);
+  const all = Object.keys(CAPABILITIES);
+  let caps = new Set(adds.includes("ALL") ? all : [...DEFAULT_CAPABILITIES, ...adds]);
+  if (drops.includes("ALL")) caps = new Set(adds.filter((c) => c !== "ALL"));
+  else for (const c of drops) caps.delete(c);
+  return all.filter((c) => caps.has(c));
+}

@@ -381,7 +381,8 @@ describe("berth-monitor", () => {
     while (!said.includes("\n")) said += new TextDecoder().decode((await reader.read()).value ?? new Uint8Array([10]));
     expect(said).toBe("ok\n");
     const sockets = () => readdirSync(`/proc/${m.monitorPid}/fd`).filter((n) => /^socket:/.test(readlinkSync(`/proc/${m.monitorPid}/fd/${n}`))).length;
-    expect(sockets()).toBe(2); // the listener and the client
+    await waitFor(() => sockets() === 2, 3000); // the listener and the client, once the monitor has accepted it
+    expect(sockets()).toBe(2);
     const t0 = Date.now();
     m.start();
     // dropped once its unsent output passed 1 MiB, while the command still runs

@@ -18,9 +18,10 @@ afterAll(() => removeRoot(t));
 describe("berth run on cgroup v2", () => {
   test("the cgroup-v2 driver is the default here, and cgroup-v1 says why it cannot run", async () => {
     const info = JSON.parse((await berth(t, ["info", "--format", "json"])).stdout);
-    expect(info.CgroupDriver).toBe("cgroup-v2");
+    expect(info.BerthCgroupDriver).toBe("cgroup-v2");
+    expect(info.CgroupDriver).toBe("cgroupfs"); // Docker's word for "cgroups written by the engine itself"
     expect(info.CgroupVersion).toBe("2");
-    const v1 = info.Plugins.find((p: { Name: string }) => p.Name === "cgroup-v1");
+    const v1 = info.BerthPlugins.find((p: { Name: string }) => p.Name === "cgroup-v1");
     expect(v1.Available).toBe(false);
     expect(v1.Reason).toMatch(/no cgroup v1 hierarchy/);
   });

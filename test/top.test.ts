@@ -38,6 +38,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // The shell's own child first: killing the shell alone would orphan it.
+  for (const child of Bun.spawnSync(["pgrep", "-P", String(shell.pid)]).stdout.toString().split("\n").filter(Boolean)) process.kill(Number(child), "SIGKILL");
   for (const p of procs) p.kill("SIGKILL");
   await Promise.all(procs.map((p) => p.exited));
 });

@@ -29,7 +29,21 @@ export function queryString(q: Query = {}): string {
 }
 
 export class Client {
-  constructor(readonly socket: string) {}
+  /**
+   * @param startDaemon called when nothing answers on the socket, to start
+   *   the daemon there (the CLI's first use); the request is then retried.
+   */
+  constructor(
+    readonly socket: string,
+    private startDaemon?: () => Promise<void>,
+  ) {}
+
+  private async ensureDaemon(err: unknown): Promise<void> {
+    const starter = this.startDaemon;
+    if (!starter) throw new BerthError("Unavailable", `cannot reach berthd at unix://${this.socket}: ${(err as Error).message}`, "is the daemon running? (berthd --root ...)");
+    this.startDaemon = undefined; // once
+    await starter();
+  }
 
   /** A request; non-2xx answers (other than 304) throw a BerthError with the daemon's message. */
   async call(method: string, path: string, opts: { query?: Query; json?: unknown; body?: RequestInit["body"]; headers?: Record<string, string> } = {}): Promise<Response> {
@@ -39,11 +53,13 @@ export class Client {
       body = JSON.stringify(opts.json);
       headers["Content-Type"] = "application/json";
     }
+    const url = `http://berth${API_PREFIX}${path}${queryString(opts.query)}`;
     let res: Response;
     try {
-      res = await fetch(`http://berth${API_PREFIX}${path}${queryString(opts.query)}`, { method, unix: this.socket, body, headers } as RequestInit);
+      res = await fetch(url, { method, unix: this.socket, body, headers } as RequestInit);
     } catch (err) {
-      throw new BerthError("Unavailable", `cannot reach berthd at unix://${this.socket}: ${(err as Error).message}`, "is the daemon running? (berthd --root ...)");
+      await this.ensureDaemon(err);
+      res = await fetch(url, { method, unix: this.socket, body, headers } as RequestInit);
     }
     if (res.status >= 400) {
       const text = await res.text();
@@ -77,7 +93,10 @@ export class Client {
   /** POST with `Upgrade: tcp`; resolves to the raw connection once the daemon answers 101. */
   async hijack(path: string, opts: { query?: Query; json?: unknown } = {}): Promise<RawStream> {
     const body = opts.json === undefined ? "" : JSON.stringify(opts.json);
-    const stream = await RawStream.connect(this.socket);
+    const stream = await RawStream.connect(this.socket).catch(async (err) => {
+      await this.ensureDaemon(err);
+      return RawStream.connect(this.socket);
+    });
     stream.write(
       `POST ${API_PREFIX}${path}${queryString(opts.query)} HTTP/1.1\r\nHost: berth\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n` +
         `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,

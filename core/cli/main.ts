@@ -8,7 +8,7 @@ import { helpText, parseArgs, UsageError, type CommandDef, type FlagDef } from "
 import { print, printErr } from "./output.ts";
 import { reportError } from "./report.ts";
 
-type Entry = { summary: string; load: () => Promise<{ command: CommandDef }> };
+export type Entry = { summary: string; load: () => Promise<{ command: CommandDef }> };
 
 export const COMMANDS: Record<string, Entry> = {
   run: { summary: "Create and run a new container from an image", load: () => import("./commands/run.ts") },
@@ -38,6 +38,8 @@ export const COMMANDS: Record<string, Entry> = {
   import: { summary: "Import the contents from a tarball to create a filesystem image", load: () => import("./commands/import.ts") },
   history: { summary: "Show the history of an image", load: () => import("./commands/history.ts") },
   events: { summary: "Get real time events from the server", load: () => import("./commands/events.ts") },
+  image: { summary: "Manage images (ls, inspect, rm, tag, import, history, prune)", load: () => import("./commands/image.ts") },
+  container: { summary: "Manage containers (ls, run, create, start, stop, rm, inspect, prune, ...)", load: () => import("./commands/container.ts") },
   volume: { summary: "Manage volumes (create, ls, inspect, rm, prune)", load: () => import("./commands/volume.ts") },
   system: { summary: "Manage berth (df, prune)", load: () => import("./commands/system.ts") },
   info: { summary: "Display system-wide information, including every plugin and its status", load: () => import("./commands/info.ts") },
@@ -93,6 +95,26 @@ export async function runCommand(prog: string, command: CommandDef, args: string
     return err instanceof BerthError && "exitCode" in err ? (err as { exitCode: number }).exitCode : failure;
   }
 }
+
+/** A management command (image, container, volume, system): its subcommands, each loaded when used. */
+export function groupCommand(name: string, summary: string, subcommands: Record<string, Entry>): CommandDef {
+  const width = Math.max(...Object.keys(subcommands).map((k) => k.length)) + 2;
+  return {
+    name,
+    usage: `${name} COMMAND`,
+    summary,
+    flags: [],
+    stopAtPositional: true,
+    details: `Commands:\n${Object.entries(subcommands).map(([k, c]) => `  ${k.padEnd(width)}${c.summary}`).join("\n")}`,
+    run: ({ args, global }) => runGroup(`berth ${name}`, summary, subcommands, args, global),
+  };
+}
+
+/** A subcommand that is a top-level command under another name (`image ls` is `images`). */
+export const alias = (command: string): Entry => COMMANDS[command]!;
+
+/** A command defined in the group's own file. */
+export const local = (command: CommandDef): Entry => ({ summary: command.summary, load: async () => ({ command }) });
 
 /** A command with subcommands (volume, system). */
 export async function runGroup(prog: string, summary: string, subcommands: Record<string, Entry>, args: string[], global: ReturnType<typeof parseArgs>["flags"]): Promise<number> {

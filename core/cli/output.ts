@@ -2,7 +2,8 @@
 // costs ~25 ms to set up in Bun, a tenth of `berth run`'s budget.
 import { writeSync } from "node:fs";
 
-function writeAll(fd: number, text: string | Uint8Array) {
+/** Write all of `text` to `fd`, retrying on a non-blocking pipe's EAGAIN; a closed reader ends it quietly. */
+export function writeAll(fd: number, text: string | Uint8Array) {
   const buf = typeof text === "string" ? Buffer.from(text) : text;
   for (let off = 0; off < buf.length; ) {
     try {

@@ -31,6 +31,8 @@ export interface ProcessSpec {
   rlimits: Rlimit[];
   /** stdin is a terminal: the process becomes its session leader and controlling process. */
   terminal: boolean;
+  /** The terminal's size before the process starts (Docker's ConsoleSize: rows, columns). */
+  consoleSize?: [number, number];
 }
 
 export interface SandboxSpec {
@@ -98,6 +100,8 @@ export interface Supervised {
   attach(streams: AttachStreams): Promise<AttachStream>;
   resize(rows: number, cols: number): void;
   closeStdin(): void;
+  /** Kill the process and its monitor at once (a start cut short); resolves once the monitor is gone. */
+  abort(): Promise<void>;
 }
 
 /** A process to run inside a running container (docker exec). */

@@ -25,6 +25,8 @@ export interface LimitStats {
   memory: { usage: number; limit: number; cache?: number; stats?: Record<string, number> };
   cpu: { usageNanos: number; perCpuNanos?: number[] };
   pids: { current: number; limit: number };
+  /** Bytes read and written per block device, as Docker's blkio_stats.io_service_bytes_recursive lists them. */
+  io?: { major: number; minor: number; op: string; value: number }[];
 }
 
 export interface CgroupHandle {

@@ -1,6 +1,7 @@
 // Create a container: merge the request with its image's config, check it,
 // record it, prepare its writable layer and volumes. Nothing runs yet.
 import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { containerCapabilities } from "../caps.ts";
 import { invalidArgument, notSupported } from "../errors.ts";
 import { randomHex } from "../ids.ts";
 import type { Engine } from "./engine.ts";
@@ -24,6 +25,7 @@ export async function createContainer(engine: Engine, req: CreateRequest, name?:
   const networkMode = !host.NetworkMode || host.NetworkMode === "default" ? engine.pluginName("network")! : host.NetworkMode;
   await engine.plugin("network", networkMode); // an unknown network is refused now, as Docker does
   checkRestartPolicy(host);
+  checkSupported(host as HostConfig & Record<string, unknown>);
   const logConfig = checkLogConfig(host);
 
   const img = image.config.config ?? {};
@@ -154,6 +156,33 @@ async function materializeVolumes(engine: Engine, rec: ContainerRecord) {
     m.Name = v.Name;
     m.Source = v.Mountpoint;
     m.Driver = v.Driver;
+  }
+}
+
+/** Refuse what berth does not do yet, rather than run a container that lacks it. */
+function checkSupported(host: HostConfig & Record<string, unknown>) {
+  try {
+    containerCapabilities(host.CapAdd ?? [], host.CapDrop ?? []);
+  } catch (err) {
+    throw invalidArgument((err as Error).message, "use capability names such as NET_ADMIN or ALL");
+  }
+  const unsupported: [string, string][] = [
+    ["Privileged", "--privileged"],
+    ["SecurityOpt", "--security-opt"],
+    ["Devices", "--device"],
+    ["PortBindings", "-p/--publish"],
+    ["Links", "--link"],
+    ["Dns", "--dns"],
+    ["DnsSearch", "--dns-search"],
+    ["ExtraHosts", "--add-host"],
+    ["UsernsMode", "--userns"],
+    ["PidMode", "--pid"],
+    ["IpcMode", "--ipc"],
+  ];
+  for (const [field, flag] of unsupported) {
+    const v = host[field];
+    const set = Array.isArray(v) ? v.length > 0 : v && typeof v === "object" ? Object.keys(v).length > 0 : !!v;
+    if (set) throw notSupported(`${flag} (HostConfig.${field}) is not supported by berth yet`, "run the container without it");
   }
 }
 

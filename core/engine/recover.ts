@@ -9,7 +9,7 @@ import { isSameProcess } from "../proc.ts";
 import { libcSys } from "../sys/libc.ts";
 import { removeNetns } from "../sys/netns.ts";
 import type { Engine } from "./engine.ts";
-import { handleExit, scheduleRestart } from "./exit.ts";
+import { handleExit, releaseResources, scheduleRestart } from "./exit.ts";
 import { startHealthChecks } from "./health.ts";
 import { watchExit } from "./start.ts";
 
@@ -26,14 +26,15 @@ export async function recover(engine: Engine) {
     const dir = engine.monitorDir(rec.Id);
     if (!rec.State.Running && !existsSync(dir)) continue;
     const found = isolation.adopt(dir, rec.State.Pid);
-    if (found && "attach" in found) {
-      const rt = engine.rt(rec.Id);
-      rt.proc = found as Supervised;
-      if (!rec.State.Running) {
-        // It got as far as running before the crash: record it as running.
-        rec.State = { ...rec.State, Status: "running", Running: true, Pid: found.pid, StartedAt: rec.State.StartedAt };
-        engine.save(rec);
-      }
+    if (found && "attach" in found && !rec.State.Running) {
+      // A start cut short by the crash: its client was told it failed, so
+      // nothing of it may run on. The container stays as it was before.
+      await (await engine.plugin("limits")).killAll(rec.Id).catch(() => {});
+      await found.abort();
+      await releaseResources(engine, rec);
+      rmSync(dir, { recursive: true, force: true });
+    } else if (found && "attach" in found) {
+      engine.rt(rec.Id).proc = found as Supervised;
       watchExit(engine, rec);
       startHealthChecks(engine, rec);
     } else if (found) {
@@ -48,7 +49,8 @@ export async function recover(engine: Engine) {
   for (const rec of engine.list()) {
     const p = rec.HostConfig.RestartPolicy?.Name;
     const wanted = p === "always" || (p === "unless-stopped" && !rec.ManuallyStopped);
-    if (wanted && !engine.rt(rec.Id).proc && !rec.State.Restarting) {
+    // Not running and no back-off timer (a container in its back-off when the daemon died has none now).
+    if (wanted && !engine.rt(rec.Id).proc && !engine.rt(rec.Id).restartTimer) {
       rec.ManuallyStopped = false;
       rec.State.Restarting = false;
       scheduleRestart(engine, rec);

@@ -4,7 +4,7 @@
 // fails undoes what was done before it.
 import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { hostname as hostHostname } from "node:os";
-import { DEFAULT_CAPABILITIES } from "../caps.ts";
+import { containerCapabilities } from "../caps.ts";
 import type { AttachStream, MountSpec, SandboxSpec } from "../contracts/isolation.ts";
 import type { Resources } from "../contracts/limits.ts";
 import type { Attachment } from "../contracts/network.ts";
@@ -222,10 +222,11 @@ function sandboxSpec(
       env: containerEnv(rec, hostname),
       cwd: rec.Config.WorkingDir || "/",
       user: rec.Config.User ?? "",
-      capabilities: DEFAULT_CAPABILITIES,
+      capabilities: containerCapabilities(h.CapAdd ?? [], h.CapDrop ?? []),
       noNewPrivileges: false,
       rlimits: (h.Ulimits ?? []).map((u) => ({ type: u.Name, soft: u.Soft, hard: u.Hard })),
       terminal: !!rec.Config.Tty,
+      consoleSize: h.ConsoleSize ?? undefined,
     },
   };
 }

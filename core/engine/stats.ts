@@ -231,3 +231,28 @@ export function hostCpu(procStat = "/proc/stat"): HostCpu {
 export function systemCpuNanos(): number {
   return hostCpu().systemCpuNanos;
 }
+
+/**
+ * Per-interface counters of the network namespace `pid` lives in, from
+ * /proc/PID/net/dev, without loopback (Docker reports only the endpoints).
+ */
+export function parseNetDev(text: string): Record<string, NetworkStats> {
+  const out: Record<string, NetworkStats> = {};
+  for (const line of text.split("\n").slice(2)) {
+    const colon = line.indexOf(":");
+    if (colon < 0) continue;
+    const name = line.slice(0, colon).trim();
+    if (name === "lo") continue;
+    const f = line.slice(colon + 1).trim().split(/\s+/).map(Number);
+    out[name] = { rx_bytes: f[0]!, rx_packets: f[1]!, rx_errors: f[2]!, rx_dropped: f[3]!, tx_bytes: f[8]!, tx_packets: f[9]!, tx_errors: f[10]!, tx_dropped: f[11]! };
+  }
+  return out;
+}
+
+export function containerNetworks(pid: number): Record<string, NetworkStats> {
+  try {
+    return parseNetDev(readFileSync(`/proc/${pid}/net/dev`, "utf8"));
+  } catch {
+    return {}; // it has just ended
+  }
+}

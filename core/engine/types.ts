@@ -85,6 +85,8 @@ export interface HostConfig {
   RestartPolicy?: RestartPolicy;
   SecurityOpt?: string[] | null;
   LogConfig?: LogConfig;
+  /** The tty's size when the container starts: [rows, columns]. */
+  ConsoleSize?: [number, number] | null;
   /** --mount style mounts (type volume, bind or tmpfs). */
   Mounts?: { Type: "volume" | "bind" | "tmpfs"; Source?: string; Target: string; ReadOnly?: boolean; VolumeOptions?: { NoCopy?: boolean; Labels?: Record<string, string> } }[] | null;
 }

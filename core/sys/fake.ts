@@ -57,6 +57,7 @@ export class FakeSys implements Sys {
   }
   setControllingTerminal(...a: Parameters<Sys["setControllingTerminal"]>) { this.record("setControllingTerminal", a); }
   dup2(...a: Parameters<Sys["dup2"]>) { this.record("dup2", a); }
+  setWindowSize(...a: Parameters<Sys["setWindowSize"]>) { this.record("setWindowSize", a); }
   ptyUnlock(...a: Parameters<Sys["ptyUnlock"]>) {
     this.record("ptyUnlock", a);
     return 0;

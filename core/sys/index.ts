@@ -36,6 +36,8 @@ export interface Sys {
   setControllingTerminal(fd: number): void;
   /** Duplicate `fd` onto `target` (dup2). */
   dup2(fd: number, target: number): void;
+  /** Set a terminal's window size (TIOCSWINSZ). */
+  setWindowSize(fd: number, rows: number, cols: number): void;
   /** Unlock a pseudo-terminal master and return its slave's number (/dev/pts/N). */
   ptyUnlock(master: number): number;
   /** Send an open file descriptor over a unix socket (SCM_RIGHTS). */

@@ -175,6 +175,11 @@ export const libcSys: Sys = {
   dup2(fd, target) {
     check(libc().dup2(fd, target), "dup2", `${fd} -> ${target}`);
   },
+  setWindowSize(fd, rows, cols) {
+    const TIOCSWINSZ = 0x5414;
+    const ws = new Uint16Array([rows, cols, 0, 0]); // struct winsize: row, col, xpixel, ypixel
+    check(libc().ioctl(fd, TIOCSWINSZ, ws), "ioctl(TIOCSWINSZ)", `fd ${fd}`);
+  },
   ptyUnlock(master) {
     const arg = new Int32Array(1);
     check(libc().ioctl(master, TIOCSPTLCK, arg), "ioctl(TIOCSPTLCK)", `fd ${master}`);

@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync, rmdirSync, statfsSync, writeFile
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { BerthError, errnoCode, invalidArgument, notFound, SysError, unavailable } from "../../core/errors.ts";
-import type { Resources } from "../../core/contracts/limits.ts";
+import type { LimitStats, Resources } from "../../core/contracts/limits.ts";
 
 /** statfs f_type of cgroup v1 and cgroup v2 filesystems (linux/magic.h). */
 export const CGROUP_SUPER_MAGIC = 0x27e0eb;
@@ -206,6 +206,30 @@ export function formatCpuList(cpus: number[]): string {
 // ---------------------------------------------------------------- parsing
 
 /** "key value" lines (memory.stat, cpu.stat, memory.events, ...) as numbers. */
+/** cgroup v1 blkio.*io_service_bytes_recursive: "8:0 Read 4096" lines (the "Total" line dropped). */
+export function parseBlkioV1(text: string): NonNullable<LimitStats["io"]> {
+  const out: NonNullable<LimitStats["io"]> = [];
+  for (const line of text.split("\n")) {
+    const m = /^(\d+):(\d+) (\w+) (\d+)$/.exec(line.trim());
+    if (m) out.push({ major: Number(m[1]), minor: Number(m[2]), op: m[3]!, value: Number(m[4]) });
+  }
+  return out;
+}
+
+/** cgroup v2 io.stat: "8:0 rbytes=4096 wbytes=0 ..." -> Docker's lower-case "read"/"write" entries. */
+export function parseIoStatV2(text: string): NonNullable<LimitStats["io"]> {
+  const out: NonNullable<LimitStats["io"]> = [];
+  for (const line of text.split("\n")) {
+    const m = /^(\d+):(\d+) (.*)$/.exec(line.trim());
+    if (!m) continue;
+    const fields = new Map(m[3]!.split(" ").map((kv) => kv.split("=") as [string, string]));
+    for (const [key, op] of [["rbytes", "read"], ["wbytes", "write"]] as const) {
+      if (fields.has(key)) out.push({ major: Number(m[1]), minor: Number(m[2]), op, value: Number(fields.get(key)) });
+    }
+  }
+  return out;
+}
+
 export function parseKeyed(text: string): Map<string, number> {
   const out = new Map<string, number>();
   for (const line of text.split("\n")) {

@@ -15,10 +15,12 @@ export function execRoutes(r: Router) {
     const stream = await startExec(ctx.engine, ctx.params.id!, { detach: !!body.Detach });
     if (!stream) return void ctx.res.writeHead(200).end();
     const tty = !!session?.record.ProcessConfig.tty;
-    if (ctx.hijack) pipeAttach(ctx.hijack(tty), stream, session?.record.DetachKeys || "ctrl-p,ctrl-q");
+    const recorded = session?.exited ?? Promise.resolve();
+    if (ctx.hijack) pipeAttach(ctx.hijack(tty), stream, session?.record.DetachKeys || "ctrl-p,ctrl-q", recorded);
     else {
       ctx.res.writeHead(200, { "Content-Type": `application/vnd.docker.${tty ? "raw" : "multiplexed"}-stream` });
-      stream.pipe(ctx.res);
+      stream.pipe(ctx.res, { end: false });
+      stream.on("end", () => void recorded.finally(() => ctx.res.end()));
     }
   });
   r.on("POST", "/exec/{id}/resize", (ctx) => {

@@ -6,7 +6,7 @@ import { exportRootfs, getArchive, putArchive, statPath } from "../../engine/arc
 import type { ContainerRecord } from "../../engine/types.ts";
 import { libcSys } from "../../sys/libc.ts";
 import { json, type Ctx } from "../server.ts";
-import { flag } from "./util.ts";
+import { flag, writeChunk } from "./util.ts";
 
 /** Run `fn` on the container's root filesystem as the host sees it. */
 async function withRoot<T>(ctx: Ctx, c: ContainerRecord, fn: (root: string) => Promise<T>): Promise<T> {
@@ -43,7 +43,7 @@ export async function archiveGet(ctx: Ctx, c: ContainerRecord) {
     const stat = statPath(root, path, c.Name.slice(1));
     ctx.res.writeHead(200, { "X-Docker-Container-Path-Stat": statHeader(stat), "Content-Type": "application/x-tar" });
     for await (const chunk of getArchive(root, path, libcSys, c.Name.slice(1))) {
-      if (!ctx.res.write(chunk)) await new Promise<void>((r) => ctx.res.once("drain", () => r()));
+      if (!(await writeChunk(ctx.res, chunk))) return;
     }
     ctx.res.end();
   });
@@ -73,7 +73,7 @@ export async function exportContainer(ctx: Ctx, c: ContainerRecord) {
     try {
       ctx.res.writeHead(200, { "Content-Type": "application/x-tar" });
       for await (const chunk of exportRootfs(root, libcSys)) {
-        if (!ctx.res.write(chunk)) await new Promise<void>((r) => ctx.res.once("drain", () => r()));
+        if (!(await writeChunk(ctx.res, chunk))) return;
       }
       ctx.res.end();
     } finally {

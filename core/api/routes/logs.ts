@@ -5,7 +5,7 @@ import { readLogs, withTimestamp } from "../../engine/logs.ts";
 import type { ContainerRecord } from "../../engine/types.ts";
 import type { Ctx } from "../server.ts";
 import { parseTime } from "./containers.ts";
-import { flag } from "./util.ts";
+import { flag, writeChunk } from "./util.ts";
 
 export async function logs(ctx: Ctx, c: ContainerRecord) {
   const stdout = flag(ctx, "stdout");
@@ -33,9 +33,7 @@ export async function logs(ctx: Ctx, c: ContainerRecord) {
   }, Promise.race([stop, closed]));
   for await (const e of entries) {
     const data = timestamps ? withTimestamp(e) : e.text;
-    const ok = ctx.res.write(tty ? data : encodeFrame(e.stream === "stdout" ? 1 : 2, data));
-    if (!ok) await new Promise<void>((r) => ctx.res.once("drain", () => r()));
-    if (ctx.res.destroyed) break;
+    if (!(await writeChunk(ctx.res, tty ? data : encodeFrame(e.stream === "stdout" ? 1 : 2, data)))) break;
   }
   ctx.res.end();
 }

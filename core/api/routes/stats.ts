@@ -2,7 +2,7 @@
 // or one a second until the client leaves or the container stops.
 import { cpus } from "node:os";
 import type { LimitStats } from "../../contracts/limits.ts";
-import { statsJSON, systemCpuNanos } from "../../engine/stats.ts";
+import { containerNetworks, statsJSON, systemCpuNanos, type NetworkStats } from "../../engine/stats.ts";
 import type { ContainerRecord } from "../../engine/types.ts";
 import type { Ctx } from "../server.ts";
 import { flag } from "./util.ts";
@@ -12,16 +12,16 @@ export async function stats(ctx: Ctx, c: ContainerRecord) {
   const oneShot = flag(ctx, "one-shot");
   const limits = await ctx.engine.plugin("limits");
   const online = cpus().length;
-  type Sample = { at: Date; stats?: LimitStats; system: number };
+  type Sample = { at: Date; stats?: LimitStats; system: number; networks?: Record<string, NetworkStats> };
   const sample = (): Sample => {
-    const running = !!ctx.engine.rt(c.Id).proc;
+    const proc = ctx.engine.rt(c.Id).proc;
     let s: LimitStats | undefined;
     try {
-      s = running ? limits.stats(c.Id) : undefined;
+      s = proc ? limits.stats(c.Id) : undefined;
     } catch {
       s = undefined;
     }
-    return { at: new Date(), stats: s, system: systemCpuNanos() };
+    return { at: new Date(), stats: s, system: systemCpuNanos(), networks: proc && c.HostConfig.NetworkMode !== "host" ? containerNetworks(proc.pid) : undefined };
   };
   const empty: LimitStats = { memory: { usage: 0, limit: 0 }, cpu: { usageNanos: 0 }, pids: { current: 0, limit: 0 } };
   const render = (cur: Sample, prev?: Sample) =>
@@ -36,6 +36,8 @@ export async function stats(ctx: Ctx, c: ContainerRecord) {
         systemCpuNanos: cur.stats ? cur.system : 0,
         previousSystemCpuNanos: prev?.stats ? prev.system : undefined,
         onlineCpus: online,
+        networks: cur.networks,
+        blkioServiceBytes: cur.stats?.io,
       }),
     ) + "\n";
   ctx.res.writeHead(200, { "Content-Type": "application/json" });

@@ -39,13 +39,15 @@ export function detachBytes(spec: string): number[] {
 /**
  * Connect a client's hijacked connection to a monitor's attach stream:
  * output to the client, input to the monitor, until either side ends. The
- * detach key sequence in the input leaves the container running.
+ * detach key sequence in the input leaves the container running. The
+ * client's connection ends once the output has and `recorded` (the exit
+ * being on record) has settled: the docker CLI asks for the exit code next.
  */
-export function pipeAttach(client: Duplex, monitor: Duplex, detachKeys: string) {
+export function pipeAttach(client: Duplex, monitor: Duplex, detachKeys: string, recorded: Promise<unknown> = Promise.resolve()) {
   const keys = detachKeys ? detachBytes(detachKeys) : [];
   let matched = 0;
   monitor.on("data", (d: Buffer) => client.write(d));
-  monitor.on("end", () => client.end());
+  monitor.on("end", () => void recorded.finally(() => client.end()));
   monitor.on("error", () => client.destroy());
   client.on("data", (d: Buffer) => {
     if (keys.length) {
@@ -63,4 +65,25 @@ export function pipeAttach(client: Duplex, monitor: Duplex, detachKeys: string) 
   client.on("end", () => monitor.end());
   client.on("error", () => monitor.destroy());
   client.on("close", () => monitor.destroy());
+}
+
+/**
+ * Write a chunk to a streaming response, waiting while the client is slow.
+ * Resolves false once the client has gone (so a producer holding a mount or
+ * a lock stops instead of waiting for a "drain" that never comes).
+ */
+export function writeChunk(res: Ctx["res"], chunk: Uint8Array | string): Promise<boolean> | boolean {
+  if (res.destroyed || res.writableEnded) return false;
+  if (res.write(chunk)) return true;
+  return new Promise<boolean>((resolve) => {
+    const done = (ok: boolean) => {
+      res.off("drain", onDrain);
+      res.off("close", onClose);
+      resolve(ok);
+    };
+    const onDrain = () => done(true);
+    const onClose = () => done(false);
+    res.on("drain", onDrain);
+    res.on("close", onClose);
+  });
 }

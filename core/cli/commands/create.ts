@@ -31,6 +31,8 @@ export const CREATE_FLAGS: FlagDef[] = [
   { name: "pids-limit", kind: "string", valueName: "int", help: "Tune container pids limit (set -1 for unlimited)" },
   { name: "blkio-weight", kind: "string", valueName: "uint16", help: "Block IO (relative weight), between 10 and 1000, or 0 to disable" },
   { name: "ulimit", kind: "list", valueName: "ulimit", help: "Ulimit options (name=soft[:hard])" },
+  { name: "cap-add", kind: "list", help: "Add Linux capabilities (NET_ADMIN, ALL, ...)" },
+  { name: "cap-drop", kind: "list", help: "Drop Linux capabilities (NET_RAW, ALL, ...)" },
   { name: "label", short: "l", kind: "list", help: "Set meta data on a container" },
   { name: "restart", kind: "string", default: "no", help: "Restart policy to apply when a container exits (no, always, unless-stopped, on-failure[:max-retries])" },
   { name: "rm", kind: "bool", help: "Automatically remove the container when it exits" },
@@ -96,6 +98,10 @@ export function createRequest(flags: ParsedFlags, args: string[]): CreateRequest
     PidsLimit: num("pids-limit"),
     BlkioWeight: num("blkio-weight"),
     Ulimits: flags.list("ulimit").map(parseUlimit),
+    CapAdd: flags.list("cap-add"),
+    CapDrop: flags.list("cap-drop"),
+    // The terminal's size from the start, as the docker CLI sends it: no first frame at 0x0.
+    ConsoleSize: flags.bool("tty") && process.stdout.isTTY ? [process.stdout.rows, process.stdout.columns] : undefined,
     RestartPolicy: parseRestart(flags.string("restart") ?? "no"),
     LogConfig: { Type: "json-file", Config: Object.fromEntries(flags.list("log-opt").map(keyValue)) },
   };
@@ -171,13 +177,13 @@ function parseMountFlag(spec: string): NonNullable<HostConfig["Mounts"]>[number]
 }
 
 /** `-e KEY=V` as is; `-e KEY` takes KEY from this environment, or is dropped. */
-function envEntry(e: string): string[] {
+export function envEntry(e: string): string[] {
   if (e.includes("=")) return [e];
   const v = process.env[e];
   return v === undefined ? [] : [`${e}=${v}`];
 }
 
-function readEnvFile(path: string): string[] {
+export function readEnvFile(path: string): string[] {
   let text: string;
   try {
     text = readFileSync(path, "utf8");

@@ -1,5 +1,6 @@
 // berth events: the daemon's events, live and from the past (--since, --until).
 import type { CommandDef } from "../args.ts";
+import { filterMap, filtersQuery } from "../filters.ts";
 import { connect } from "../connect.ts";
 import { print } from "../output.ts";
 import { renderTemplate } from "../template.ts";
@@ -24,14 +25,10 @@ export const command: CommandDef = {
   ],
   maxArgs: 0,
   async run({ flags, global }) {
-    const filters: Record<string, string[]> = {};
-    for (const f of flags.list("filter")) {
-      const eq = f.indexOf("=");
-      (filters[f.slice(0, eq)] ??= []).push(f.slice(eq + 1));
-    }
+    const filters = filterMap(flags.list("filter"));
     const client = await connect(global);
     const res = await client.call("GET", "/events", {
-      query: { since: flags.string("since"), until: flags.string("until"), filters: Object.keys(filters).length ? JSON.stringify(filters) : undefined },
+      query: { since: flags.string("since"), until: flags.string("until"), filters: filtersQuery(filters) },
     });
     const format = flags.string("format");
     let buf = "";

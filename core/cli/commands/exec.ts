@@ -1,10 +1,11 @@
 // berth exec: run a command in a running container; attached by default,
 // with -it a real terminal; exits with the command's code.
-import { readFileSync } from "node:fs";
+import { BerthError } from "../../errors.ts";
 import type { CommandDef } from "../args.ts";
 import { connect } from "../connect.ts";
 import { enc } from "../each.ts";
 import { connectTerminal, pumpOutput } from "../streams.ts";
+import { envEntry, readEnvFile } from "./create.ts";
 
 export const command: CommandDef = {
   name: "exec",
@@ -29,9 +30,13 @@ export const command: CommandDef = {
     const tty = flags.bool("tty");
     const interactive = flags.bool("interactive");
     const detach = flags.bool("detach");
-    const env = [...flags.list("env-file").flatMap((f) => readFileSync(f, "utf8").split("\n").filter((l) => l && !l.startsWith("#"))), ...flags.list("env")];
+    const env = [...flags.list("env-file").flatMap(readEnvFile), ...flags.list("env").flatMap(envEntry)];
+    const consoleSize = tty && process.stdout.isTTY ? [process.stdout.rows, process.stdout.columns] : undefined;
     const { Id } = await client.json<{ Id: string }>("POST", `/containers/${enc(container)}/exec`, {
-      json: { Cmd: cmd, Env: env, User: flags.string("user"), WorkingDir: flags.string("workdir"), Tty: tty, AttachStdin: interactive && !detach, AttachStdout: !detach, AttachStderr: !detach, Privileged: flags.bool("privileged"), DetachKeys: flags.string("detach-keys") },
+      json: {
+        Cmd: cmd, Env: env, User: flags.string("user"), WorkingDir: flags.string("workdir"), Tty: tty, ConsoleSize: consoleSize,
+        AttachStdin: interactive && !detach, AttachStdout: !detach, AttachStderr: !detach, Privileged: flags.bool("privileged"), DetachKeys: flags.string("detach-keys"),
+      },
     });
     if (detach) {
       await client.call("POST", `/exec/${Id}/start`, { json: { Detach: true, Tty: tty } });
@@ -43,11 +48,11 @@ export const command: CommandDef = {
     await output;
     restore();
     // The exit code is recorded a moment after the output ends.
-    for (let i = 0; i < 200; i++) {
+    for (let i = 0; ; i++) {
       const info = await client.json<{ Running: boolean; ExitCode: number }>("GET", `/exec/${Id}/json`);
       if (!info.Running) return info.ExitCode;
+      if (i === 2000) throw new BerthError("Internal", `exec ${Id}: the output ended but the daemon has not recorded the exit after 10 s`);
       await Bun.sleep(5);
     }
-    return 0;
   },
 };

@@ -1,9 +1,10 @@
 // berth export: a container's filesystem as a tar archive.
-import { openSync, closeSync, writeSync } from "node:fs";
+import { openSync, closeSync } from "node:fs";
 import { invalidArgument } from "../../errors.ts";
 import type { CommandDef } from "../args.ts";
 import { connect } from "../connect.ts";
 import { enc } from "../each.ts";
+import { writeAll } from "../output.ts";
 
 export const command: CommandDef = {
   name: "export",
@@ -18,7 +19,7 @@ export const command: CommandDef = {
     const client = await connect(global);
     const res = await client.call("GET", `/containers/${enc(args[0]!)}/export`);
     const fd = out ? openSync(out, "w") : 1;
-    for await (const chunk of res.body!) for (let o = 0; o < chunk.length; ) o += writeSync(fd, chunk, o);
+    for await (const chunk of res.body!) writeAll(fd, chunk);
     if (out) closeSync(fd);
     return 0;
   },

@@ -1,6 +1,7 @@
 // berth images: list images as `docker images` does.
 import { familiarName, parseReference } from "../../images/reference.ts";
 import type { CommandDef } from "../args.ts";
+import { filterMap, filtersQuery } from "../filters.ts";
 import { connect } from "../connect.ts";
 import { ago, humanSize, table } from "../format.ts";
 import { print } from "../output.ts";
@@ -26,14 +27,10 @@ export const command: CommandDef = {
   ],
   maxArgs: 1,
   async run({ flags, args, global }) {
-    const filters: Record<string, string[]> = {};
-    for (const f of flags.list("filter")) {
-      const eq = f.indexOf("=");
-      (filters[eq < 0 ? f : f.slice(0, eq)] ??= []).push(eq < 0 ? "" : f.slice(eq + 1));
-    }
+    const filters = filterMap(flags.list("filter"));
     if (args[0]) (filters.reference ??= []).push(args[0]);
     const client = await connect(global);
-    const list = await client.json<ImageSummary[]>("GET", "/images/json", { query: { filters: Object.keys(filters).length ? JSON.stringify(filters) : undefined } });
+    const list = await client.json<ImageSummary[]>("GET", "/images/json", { query: { filters: filtersQuery(filters) } });
     const noTrunc = flags.bool("no-trunc");
     const rows: Record<string, string>[] = [];
     for (const img of list) {

@@ -1,9 +1,11 @@
 // berth ps: list containers as `docker ps` does.
 import type { CommandDef } from "../args.ts";
+import { filterMap, filtersQuery } from "../filters.ts";
 import { connect } from "../connect.ts";
 import { ago, table, truncate } from "../format.ts";
 import { print } from "../output.ts";
 import { renderTemplate } from "../template.ts";
+import { trace } from "../../trace.ts";
 
 interface Summary {
   Id: string;
@@ -33,17 +35,14 @@ export const command: CommandDef = {
   ],
   maxArgs: 0,
   async run({ flags, global }) {
-    const filters: Record<string, string[]> = {};
-    for (const f of flags.list("filter")) {
-      const eq = f.indexOf("=");
-      const [k, v] = eq < 0 ? [f, ""] : [f.slice(0, eq), f.slice(eq + 1)];
-      (filters[k] ??= []).push(v);
-    }
+    const filters = filterMap(flags.list("filter"));
     const limit = flags.bool("latest") ? 1 : flags.string("last") ? Number(flags.string("last")) : undefined;
     const client = await connect(global);
+    trace("ps: connected");
     const list = await client.json<Summary[]>("GET", "/containers/json", {
-      query: { all: flags.bool("all") || limit !== undefined, limit, filters: Object.keys(filters).length ? JSON.stringify(filters) : undefined },
+      query: { all: flags.bool("all") || limit !== undefined, limit, filters: filtersQuery(filters) },
     });
+    trace("ps: listed");
     const noTrunc = flags.bool("no-trunc");
     const view = list.map((c) => psView(c, noTrunc));
     const format = flags.string("format");

@@ -3,7 +3,7 @@ import type { CommandDef } from "../args.ts";
 import type { Client } from "../client.ts";
 import { connect } from "../connect.ts";
 import { enc } from "../each.ts";
-import { binarySize, table } from "../format.ts";
+import { binarySize, humanSize, table } from "../format.ts";
 import { print } from "../output.ts";
 import { renderTemplate } from "../template.ts";
 
@@ -14,6 +14,8 @@ interface Stats {
   precpu_stats: { cpu_usage: { total_usage: number }; system_cpu_usage?: number };
   memory_stats: { usage?: number; limit?: number; stats?: Record<string, number> };
   pids_stats: { current?: number };
+  networks?: Record<string, { rx_bytes: number; tx_bytes: number }>;
+  blkio_stats?: { io_service_bytes_recursive?: { op: string; value: number }[] | null };
 }
 
 export const command: CommandDef = {
@@ -37,7 +39,10 @@ export const command: CommandDef = {
       const view = rows.map(statsView);
       const format = flags.string("format");
       if (format) return view.map((v) => `${renderTemplate(format.replace(/^table /, ""), v)}\n`).join("");
-      return table(["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "PIDS"], view.map((v) => [v.ID, v.Name, v.CPUPerc, v.MemUsage, v.MemPerc, v.PIDs]));
+      return table(
+        ["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"],
+        view.map((v) => [v.ID, v.Name, v.CPUPerc, v.MemUsage, v.MemPerc, v.NetIO, v.BlockIO, v.PIDs]),
+      );
     };
     if (flags.bool("no-stream")) {
       const rows = await Promise.all(names.map((n) => client.json<Stats>("GET", `/containers/${enc(n)}/stats`, { query: { stream: "false" } })));
@@ -77,6 +82,9 @@ export function statsView(s: Stats) {
   const cache = stats.total_inactive_file ?? stats.inactive_file ?? 0;
   const mem = Math.max(0, (s.memory_stats.usage ?? 0) - cache);
   const limit = s.memory_stats.limit ?? 0;
+  const nets = Object.values(s.networks ?? {});
+  const io = s.blkio_stats?.io_service_bytes_recursive ?? [];
+  const ioSum = (op: string) => io.filter((e) => e.op.toLowerCase() === op).reduce((n, e) => n + e.value, 0);
   return {
     ID: s.id.slice(0, 12),
     Container: s.id.slice(0, 12),
@@ -85,7 +93,7 @@ export function statsView(s: Stats) {
     MemUsage: `${binarySize(mem)} / ${binarySize(limit)}`,
     MemPerc: `${limit ? ((mem / limit) * 100).toFixed(2) : "0.00"}%`,
     PIDs: String(s.pids_stats.current ?? 0),
-    NetIO: "0B / 0B",
-    BlockIO: "0B / 0B",
+    NetIO: `${humanSize(nets.reduce((n, x) => n + x.rx_bytes, 0))} / ${humanSize(nets.reduce((n, x) => n + x.tx_bytes, 0))}`,
+    BlockIO: `${humanSize(ioSum("read"))} / ${humanSize(ioSum("write"))}`,
   };
 }

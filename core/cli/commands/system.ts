@@ -1,5 +1,6 @@
 // berth system df|prune
 import type { CommandDef } from "../args.ts";
+import { confirm } from "../confirm.ts";
 import { connect } from "../connect.ts";
 import { humanSize, table } from "../format.ts";
 import { runGroup } from "../main.ts";
@@ -53,6 +54,12 @@ const prune: CommandDef = {
   ],
   maxArgs: 0,
   async run({ flags, global }) {
+    const removes = [
+      "all stopped containers",
+      ...(flags.bool("volumes") ? ["all anonymous volumes not used by at least one container"] : []),
+      flags.bool("all") ? "all images without at least one container associated to them" : "all dangling images",
+    ];
+    if (!flags.bool("force") && !(await confirm(`WARNING! This will remove:\n${removes.map((r) => `  - ${r}`).join("\n")}\n`))) return 0;
     const client = await connect(global);
     const labels = flags.list("filter").filter((f) => f.startsWith("label=")).map((f) => f.slice(6));
     const filters = labels.length ? JSON.stringify({ label: labels }) : undefined;

@@ -1,5 +1,7 @@
 // berth volume create|ls|inspect|rm|prune
 import type { CommandDef } from "../args.ts";
+import { filterMap, filtersQuery } from "../filters.ts";
+import { confirm } from "../confirm.ts";
 import { connect } from "../connect.ts";
 import { enc, forEach } from "../each.ts";
 import { table } from "../format.ts";
@@ -16,14 +18,7 @@ interface Volume {
 }
 
 const keyValues = (list: string[]) => Object.fromEntries(list.map((s) => (s.includes("=") ? [s.slice(0, s.indexOf("=")), s.slice(s.indexOf("=") + 1)] : [s, ""])));
-const filters = (list: string[]) => {
-  const out: Record<string, string[]> = {};
-  for (const f of list) {
-    const eq = f.indexOf("=");
-    (out[eq < 0 ? f : f.slice(0, eq)] ??= []).push(eq < 0 ? "" : f.slice(eq + 1));
-  }
-  return Object.keys(out).length ? JSON.stringify(out) : undefined;
-};
+const filters = (list: string[]) => filtersQuery(filterMap(list));
 
 const create: CommandDef = {
   name: "create",
@@ -106,6 +101,10 @@ const prune: CommandDef = {
   ],
   maxArgs: 0,
   async run({ flags, global }) {
+    const warning = flags.bool("all")
+      ? "WARNING! This will remove all local volumes not used by at least one container."
+      : "WARNING! This will remove anonymous local volumes not used by at least one container.";
+    if (!flags.bool("force") && !(await confirm(warning))) return 0;
     const client = await connect(global);
     const f = flags.list("filter");
     if (flags.bool("all")) f.push("all=true");

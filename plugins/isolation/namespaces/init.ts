@@ -13,13 +13,13 @@ import type { ExecTarget, ProcessSpec, SandboxSpec } from "../../../core/contrac
 import { StartError } from "../../../core/errors.ts";
 import { libcSys } from "../../../core/sys/libc.ts";
 import { trace, traceTo } from "../../../core/trace.ts";
+import { CONTROL_FD } from "./fds.ts";
 import { describe, enterContainer, setupContainer } from "./setup.ts";
 
 export type InitRequest =
   | { mode: "run"; spec: SandboxSpec; capLastCap: number }
   | { mode: "exec"; target: ExecTarget; process: ProcessSpec; capLastCap: number };
 
-const CONTROL_FD = 3;
 const send = (msg: object) => writeSync(CONTROL_FD, `${JSON.stringify(msg)}\n`);
 traceTo((line) => send({ trace: line }));
 

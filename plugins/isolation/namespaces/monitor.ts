@@ -20,6 +20,7 @@
 // Light on purpose: the daemon loads it on every container start.
 import { closeSync, constants, openSync, readFileSync, writeSync } from "node:fs";
 import { createConnection, type Socket } from "node:net";
+import { processStartTime } from "../../../core/proc.ts";
 
 export type Namespace = "pid" | "mnt" | "uts" | "ipc" | "net" | "cgroup";
 
@@ -29,6 +30,12 @@ export interface MonitorOptions {
   /** Docker json-file log; maxSize 0 never rotates, maxFiles 1 truncates. */
   log?: { path: string; maxSize?: number; maxFiles?: number };
   tty?: boolean;
+  /**
+   * With tty: the command opens the terminal itself (in the container's own
+   * devpts, so it is /dev/pts/N inside) and sends the master over the unix
+   * socket it finds at this fd, as OCI runtimes' console socket works.
+   */
+  consoleFd?: number;
   /** A stdin pipe fed by attach clients (without it and without tty: /dev/null). */
   stdin?: boolean;
   /** Close the command's stdin when the first stdin client detaches. */
@@ -80,6 +87,7 @@ export function monitorArgs(command: string[], opts: MonitorOptions): string[] {
     if (opts.log.maxFiles) args.push("--log-max-files", String(opts.log.maxFiles));
   }
   if (opts.tty) args.push("--tty");
+  if (opts.tty && opts.consoleFd !== undefined) args.push("--console-fd", String(opts.consoleFd));
   if (opts.stdin) args.push("--stdin");
   if (opts.stdinOnce) args.push("--stdin-once");
   if (opts.cloneNs?.length) args.push("--clone-ns", opts.cloneNs.join(","));
@@ -211,6 +219,24 @@ export class Monitor {
     return this.#exited;
   }
 
+  /**
+   * SIGKILL the command and the monitor (only if that pid still runs a
+   * monitor of this directory) and wait, up to 5 s, until the monitor is gone.
+   */
+  async abort(): Promise<void> {
+    const isOurs = () => {
+      try {
+        return processStartTime(this.monitorPid) !== undefined && readFileSync(`/proc/${this.monitorPid}/cmdline`, "utf8").split("\0").includes(this.dir);
+      } catch {
+        return false;
+      }
+    };
+    if (this.pid > 0) kill(this.pid);
+    if (!this.monitorPid || !isOurs()) return;
+    kill(this.monitorPid);
+    for (let i = 0; i < 500 && isOurs(); i++) await Bun.sleep(10);
+  }
+
   /** Whether the monitor is running (it holds its ctl FIFO open). */
   alive(): boolean {
     try {
@@ -251,6 +277,14 @@ export class Monitor {
     } finally {
       closeSync(fd);
     }
+  }
+}
+
+function kill(pid: number) {
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    // already gone
   }
 }
 

@@ -11,6 +11,7 @@ import { StartError } from "../../../core/errors.ts";
 import { INIT_SCRIPT, MONITOR_BINARY } from "../../../core/location.ts";
 import { libcSys } from "../../../core/sys/libc.ts";
 import type { InitRequest } from "./init.ts";
+import { CONSOLE_FD } from "./fds.ts";
 import { Monitor, readExit, readPid, spawnMonitor, type ExitRecord, type MonitorOptions } from "./monitor.ts";
 
 const INIT_ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", ...(process.env.BERTH_TRACE ? { BERTH_TRACE: "1" } : {}) };
@@ -50,6 +51,7 @@ export class NamespacesIsolation implements Isolation {
         dir: io.stateDir,
         log: io.log,
         tty: io.tty,
+        consoleFd: CONSOLE_FD,
         stdin: io.stdin,
         stdinOnce: io.stdinOnce,
         ...ns,
@@ -104,6 +106,7 @@ function supervise(monitor: Monitor, pid: number): Supervised {
     attach: (s) => monitor.attach(s),
     resize: (rows, cols) => monitor.resize(rows, cols),
     closeStdin: () => monitor.closeStdin(),
+    abort: () => monitor.abort(),
   };
 }
 

@@ -14,6 +14,7 @@ import type { ExecTarget as ContainerTarget, MountSpec, ProcessSpec, SandboxSpec
 import { BerthError, errnoCode, StartError, SysError } from "../../../core/errors.ts";
 import { resolveInRoot } from "../../../core/paths.ts";
 import { CLONE, makedev, MNT_DETACH, MS, RLIMIT, RLIM_INFINITY, S_IFCHR, type Sys } from "../../../core/sys/index.ts";
+import { CONSOLE_FD } from "./fds.ts";
 import { resolveUser } from "./users.ts";
 
 export interface ExecTarget {
@@ -43,7 +44,7 @@ export function setupContainer(spec: SandboxSpec, sys: Sys, opts: SetupOptions):
   }
   buildMountTree(spec, sys);
   if (spec.process.terminal) {
-    const pts = openTerminal(resolveInRoot(spec.rootfs, "/dev/pts"), sys);
+    const pts = openTerminal(resolveInRoot(spec.rootfs, "/dev/pts"), spec.process.consoleSize, sys);
     // As Docker does: /dev/console is the container's terminal.
     const console = resolveInRoot(spec.rootfs, "/dev/console");
     if (!existsSync(console)) writeFileSync(console, "", { mode: 0o620 });
@@ -74,7 +75,7 @@ export function enterContainer(target: ContainerTarget, proc: ProcessSpec, sys: 
   sys.unshare(CLONE.FS);
   sys.setns(fds.mnt, CLONE.NEWNS);
   for (const fd of Object.values(fds)) closeSync(fd);
-  if (proc.terminal) openTerminal(`${opts.newRoot === "/" ? "" : opts.newRoot}/dev/pts`, sys);
+  if (proc.terminal) openTerminal(`${opts.newRoot === "/" ? "" : opts.newRoot}/dev/pts`, proc.consoleSize, sys);
   return becomeProcess(proc, sys, opts);
 }
 
@@ -236,18 +237,16 @@ function createDevices(dev: string, sys: Sys) {
   }
 }
 
-/** The fd on which the monitor waits for the terminal's master (its console socket). */
-export const CONSOLE_FD = 4;
-
 /**
  * Open a pseudo-terminal in the container's own devpts (so it is
  * /dev/pts/N inside, as with Docker), make its slave this process's
  * stdin, stdout, stderr and controlling terminal, and hand the master to
  * the monitor. Returns the slave's host path.
  */
-function openTerminal(devpts: string, sys: Sys): string {
+function openTerminal(devpts: string, size: [number, number] | undefined, sys: Sys): string {
   const master = openSync(`${devpts}/ptmx`, constants.O_RDWR | constants.O_NOCTTY);
   const n = sys.ptyUnlock(master);
+  if (size && size[0] > 0 && size[1] > 0) sys.setWindowSize(master, size[0], size[1]);
   const path = `${devpts}/${n}`;
   const slave = openSync(path, constants.O_RDWR);
   for (const fd of [0, 1, 2]) sys.dup2(slave, fd);

@@ -29,6 +29,7 @@ import {
   writeCg,
   ownProcsFile,
   warmUpMigration,
+  parseBlkioV1,
 } from "../shared.ts";
 
 /** The controllers berth puts a container in, as the host has them. */
@@ -199,6 +200,8 @@ export class CgroupV1 implements Limits {
         perCpuNanos: perCpu ? perCpu.split(/\s+/).filter(Boolean).map(Number) : undefined,
       },
       pids: { current: Number(read("pids", "pids.current") ?? 0), limit: pidsMax ?? 0 },
+      // The throttle file counts every device, whatever the I/O scheduler (as runc reads it).
+      io: parseBlkioV1(read("blkio", "blkio.throttle.io_service_bytes_recursive") ?? ""),
     };
   }
 

@@ -32,6 +32,7 @@ import {
   writeCg,
   ownProcsFile,
   warmUpMigration,
+  parseIoStatV2,
 } from "../shared.ts";
 
 /** Controllers without which cgroup-v2 is not offered. */
@@ -147,6 +148,7 @@ export class CgroupV2 implements Limits {
       },
       cpu: { usageNanos: (cpu.get("usage_usec") ?? 0) * 1000 },
       pids: { current: Number(read("pids.current") ?? 0), limit: parseLimit(read("pids.max") ?? "max") ?? 0 },
+      io: parseIoStatV2(read("io.stat") ?? ""),
     };
   }
 

@@ -64,6 +64,7 @@ static const char *opt_dir, *opt_log, *opt_pidns;
 static unsigned long long opt_max_size;
 static long opt_max_files = 1;
 static int opt_tty, opt_stdin, opt_stdin_once, opt_gate, opt_hold;
+static int opt_console_fd = -1; /* --console-fd: COMMAND opens the terminal and sends its master here */
 static int clone_flags;
 static int pass_fds[64], n_pass;
 static char **cmd_argv;
@@ -303,6 +304,9 @@ static int outfd[2] = {-1, -1};     /* read ends: [0] stdout (or the pty master)
 static int child_fd[3] = {-1, -1, -1}; /* COMMAND's 0, 1, 2 until it starts */
 static int stdin_fd = -1;           /* where stdin goes: the pipe's write end or the pty master */
 static int master = -1;
+static int console_fd = -1;         /* --console-fd: our end of COMMAND's console socket, until the master arrives */
+static int child_console = -1;      /* its other end, COMMAND's fd opt_console_fd */
+static struct winsize pending_ws;   /* a resize that came before the master */
 static int stdin_closing;           /* close stdin once the pending bytes are written */
 static struct buf inbuf;            /* stdin bytes not yet taken by COMMAND */
 static mode_t saved_umask;
@@ -580,7 +584,7 @@ static void client_read(struct client *c)
 			if (holding && (c->mask & 6))
 				give_hold(c);
 		}
-		if (n > 0 && (c->mask & 1) && stdin_fd >= 0 && !stdin_closing)
+		if (n > 0 && (c->mask & 1) && (stdin_fd >= 0 || console_fd >= 0) && !stdin_closing)
 			buf_add(&inbuf, p, (size_t)n);
 		stdin_flush();
 	}
@@ -667,6 +671,9 @@ static void close_child_fds(void)
 		if (child_fd[i] >= 0 && (i == 0 || child_fd[i] != child_fd[i - 1]))
 			close(child_fd[i]); /* a tty's slave is all three */
 	child_fd[0] = child_fd[1] = child_fd[2] = -1;
+	if (child_console >= 0)
+		close(child_console);
+	child_console = -1;
 	for (int i = 0; i < n_pass; i++)
 		close(pass_fds[i]);
 	n_pass = 0;
@@ -702,6 +709,8 @@ static void child(int errfd)
 			fcntl(fd, F_SETFD, FD_CLOEXEC);
 	for (int i = 0; i < n_pass; i++)
 		fcntl(pass_fds[i], F_SETFD, 0);
+	if (child_console >= 0 && (child_console == opt_console_fd ? fcntl(child_console, F_SETFD, 0) : dup2(child_console, opt_console_fd)) < 0)
+		goto fail;
 	ce.stage = 0;
 	execvp(cmd_argv[0], cmd_argv);
 fail:
@@ -809,9 +818,12 @@ static void ctl_line(char *line)
 		start_command();
 	else if (!strcmp(line, "close-stdin"))
 		close_stdin();
-	else if (sscanf(line, "resize %u %u", &rows, &cols) == 2 && master >= 0) {
+	else if (sscanf(line, "resize %u %u", &rows, &cols) == 2) {
 		struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
-		ioctl(master, TIOCSWINSZ, &ws);
+		if (master >= 0)
+			ioctl(master, TIOCSWINSZ, &ws);
+		else
+			pending_ws = ws;
 	}
 }
 
@@ -832,6 +844,33 @@ static void ctl_read(void)
 		if (ctllen == sizeof ctlbuf - 1) /* a line too long: drop it */
 			ctllen = 0;
 	}
+}
+
+/* The terminal's master from COMMAND's console socket (SCM_RIGHTS); EOF means it has none. */
+static void console_read(void)
+{
+	char byte;
+	union {
+		struct cmsghdr h;
+		char space[CMSG_SPACE(sizeof(int))];
+	} ctrl;
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctrl.space, .msg_controllen = sizeof ctrl.space};
+	ssize_t n = recvmsg(console_fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL;
+	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+		memcpy(&master, CMSG_DATA(c), sizeof master);
+		fcntl(master, F_SETFL, O_NONBLOCK | O_RDWR);
+		if (pending_ws.ws_row)
+			ioctl(master, TIOCSWINSZ, &pending_ws);
+		outfd[0] = stdin_fd = master;
+		if (stdin_closing)
+			close_stdin();
+	}
+	close(console_fd);
+	console_fd = -1;
 }
 
 /* ---------------------------------------------------------------- the end */
@@ -892,7 +931,7 @@ static void finish(void)
 static void usage(void)
 {
 	dprintf(2, "usage: berth-monitor --dir DIR [--log PATH [--log-max-size BYTES] [--log-max-files N]]\n"
-		   "         [--tty] [--stdin] [--stdin-once] [--clone-ns pid,mnt,uts,ipc,net,cgroup]\n"
+		   "         [--tty [--console-fd N]] [--stdin] [--stdin-once] [--clone-ns pid,mnt,uts,ipc,net,cgroup]\n"
 		   "         [--enter-pidns FILE] [--pass-fd N]... [--gate] [--buffer-until-attach] -- COMMAND [ARG...]\n");
 	exit(125);
 }
@@ -927,6 +966,8 @@ static void parse_ns(char *list)
 			die("--clone-ns: unknown namespace (pid, mnt, uts, ipc, net, cgroup)", 0);
 	}
 }
+
+static int is_passed(int fd);
 
 static void parse_args(int argc, char **argv)
 {
@@ -964,6 +1005,12 @@ static void parse_args(int argc, char **argv)
 				parse_ns(argv[i]);
 			else if (!strcmp(a, "--enter-pidns"))
 				opt_pidns = v;
+			else if (!strcmp(a, "--console-fd")) {
+				unsigned long long fd = number(v, "--console-fd");
+				if (fd < 3 || fd > 1023)
+					die("--console-fd: must be 3 to 1023", 0);
+				opt_console_fd = (int)fd;
+			}
 			else if (!strcmp(a, "--pass-fd")) {
 				unsigned long long fd = number(v, "--pass-fd");
 				if (fd < 3 || fd > INT_MAX || n_pass == (int)(sizeof pass_fds / sizeof pass_fds[0]))
@@ -977,6 +1024,8 @@ static void parse_args(int argc, char **argv)
 	}
 	if (i >= argc - 1 || !opt_dir)
 		usage();
+	if (opt_console_fd >= 0 && (!opt_tty || is_passed(opt_console_fd)))
+		die("--console-fd: needs --tty, and a number no --pass-fd uses", 0);
 	cmd_argv = argv + i + 1;
 }
 
@@ -1044,6 +1093,18 @@ static void setup_socket(void)
 
 static void setup_stdio(void)
 {
+	if (opt_tty && opt_console_fd >= 0) {
+		/* COMMAND opens the terminal (in its own devpts) and sends us the master. */
+		int sv[2];
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+			die("socketpair", errno);
+		console_fd = sv[0];
+		child_console = sv[1];
+		if ((child_fd[0] = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0)
+			die("/dev/null", errno);
+		child_fd[1] = child_fd[2] = child_fd[0];
+		return;
+	}
 	if (opt_tty) {
 		master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
 		if (master < 0 || unlockpt(master))
@@ -1167,6 +1228,7 @@ int main(int argc, char **argv)
 		pf[k++] = (struct pollfd){.fd = outfd[0], .events = POLLIN};
 		pf[k++] = (struct pollfd){.fd = outfd[1], .events = POLLIN};
 		pf[k++] = (struct pollfd){.fd = inbuf.len ? stdin_fd : -1, .events = POLLOUT};
+		pf[k++] = (struct pollfd){.fd = console_fd, .events = POLLIN};
 		int base = k;
 		for (int i = 0; i < ncl; i++) {
 			struct client *c = &cl[i];
@@ -1205,6 +1267,8 @@ int main(int argc, char **argv)
 		}
 		if (pf[0].revents)
 			accept_clients();
+		if (pf[6].revents && console_fd >= 0)
+			console_read();
 		for (int s = 0; s < 2; s++) {
 			if (!pf[3 + s].revents || outfd[s] < 0)
 				continue;
@@ -1232,7 +1296,7 @@ int main(int argc, char **argv)
 		now = mono_ms();
 		if (state == DRAINING) {
 			int64_t idle_end = (last_out_ms > exited_ms ? last_out_ms : exited_ms) + DRAIN_IDLE_MS;
-			int open_out = outfd[0] >= 0 || outfd[1] >= 0;
+			int open_out = outfd[0] >= 0 || outfd[1] >= 0 || console_fd >= 0;
 			if (open_out && now < exited_ms + DRAIN_MAX_MS && now < idle_end)
 				continue;
 			if (holding && hold.len) {
