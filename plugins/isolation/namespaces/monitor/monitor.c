@@ -886,8 +886,7 @@ static void finish(void)
 		for (int s = 0; s < 2; s++)
 			if (plen[s])
 				log_entry(s, pend[s], plen[s], &pts[s]);
-		log_flush();
-		fsync(logfd);
+		log_flush(); /* no fsync: the log must survive the daemon, not the machine, and exits wait for this */
 		close(logfd);
 	}
 	/* Gone from the directory before any client sees EOF: a new monitor may reuse it at once. */

@@ -1,0 +1,122 @@
+// berthd's Docker Engine API at the HTTP level: version negotiation, paths
+// with and without /v1.xx, Docker's error statuses and bodies, and the JSON
+// shapes clients read.
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { importBusybox, makeRoot, removeRoot, type TestRoot } from "./helpers/berth.ts";
+
+let t: TestRoot;
+beforeAll(async () => {
+  t = makeRoot();
+  await importBusybox(t); // starts this root's daemon
+});
+afterAll(() => removeRoot(t));
+
+const api = (path: string, init: RequestInit = {}) => fetch(`http://berth${path}`, { ...init, unix: t.socket } as RequestInit);
+const post = (path: string, body?: unknown) =>
+  api(path, { method: "POST", body: body === undefined ? undefined : JSON.stringify(body), headers: body === undefined ? {} : { "Content-Type": "application/json" } });
+
+describe("version negotiation", () => {
+  test("/_ping answers OK with the API version headers, also to HEAD", async () => {
+    const r = await api("/_ping");
+    expect(r.status).toBe(200);
+    expect(await r.text()).toBe("OK");
+    expect(r.headers.get("api-version")).toBe("1.43");
+    expect(r.headers.get("ostype")).toBe("linux");
+    const head = await api("/_ping", { method: "HEAD" });
+    expect(head.status).toBe(200);
+    expect(head.headers.get("api-version")).toBe("1.43");
+  });
+
+  test("/version and /v1.41/version agree; the API version is at least 1.41", async () => {
+    const plain = await (await api("/version")).json();
+    const versioned = await (await api("/v1.41/version")).json();
+    expect(versioned).toEqual(plain);
+    expect(plain).toMatchObject({ ApiVersion: "1.43", MinAPIVersion: "1.24", Os: "linux", Arch: "amd64" });
+    expect(Number(plain.ApiVersion.split(".")[1])).toBeGreaterThanOrEqual(41);
+    expect(plain.Components[0].Name).toBe("Engine");
+  });
+
+  test("a client older than the minimum gets 400 with Docker's words", async () => {
+    const r = await api("/v1.12/version");
+    expect(r.status).toBe(400);
+    expect((await r.json()).message).toBe("client version 1.12 is too old. Minimum supported API version is 1.24, please upgrade your client to a newer version");
+  });
+
+  test("/info has the fields the docker CLI prints", async () => {
+    const info = await (await api("/v1.43/info")).json();
+    expect(info).toMatchObject({ OSType: "linux", Architecture: expect.any(String), ServerVersion: expect.stringMatching(/^\d+\.\d+\.\d+/) });
+    expect(info.Driver).toMatch(/^(overlay|vfs)$/);
+    expect(info.Images).toBeGreaterThanOrEqual(1);
+    expect(typeof info.NCPU).toBe("number");
+    expect(typeof info.MemTotal).toBe("number");
+  });
+});
+
+describe("errors", () => {
+  test("an unknown path is 404 with a JSON message", async () => {
+    const r = await api("/v1.43/no/such/thing");
+    expect(r.status).toBe(404);
+    expect(r.headers.get("content-type")).toBe("application/json");
+    expect((await r.json()).message).toBe("page not found: GET /no/such/thing");
+  });
+
+  test("a missing container is 404 'No such container'; a missing image 404 'No such image'", async () => {
+    const c = await api("/containers/nope/json");
+    expect(c.status).toBe(404);
+    expect((await c.json()).message).toBe("No such container: nope");
+    const i = await api("/images/nope:1/json");
+    expect(i.status).toBe(404);
+    expect((await i.json()).message).toMatch(/^No such image: nope:1/);
+  });
+
+  test("a body that is not JSON is 400 and says so; the daemon keeps serving", async () => {
+    const r = await api("/containers/create", { method: "POST", body: "{not json", headers: { "Content-Type": "application/json" } });
+    expect(r.status).toBe(400);
+    expect((await r.json()).message).toMatch(/^invalid JSON in the request body/);
+    expect((await api("/_ping")).status).toBe(200);
+  });
+
+  test("a name clash is 409 Conflict; starting a running container is 304; removing a running one is 409", async () => {
+    const created = await post("/containers/create?name=api-clash", { Image: "bb", Cmd: ["sleep", "100"] });
+    expect(created.status).toBe(201);
+    const { Id } = await created.json();
+    const again = await post("/containers/create?name=api-clash", { Image: "bb", Cmd: ["true"] });
+    expect(again.status).toBe(409);
+    expect((await again.json()).message).toContain('The container name "/api-clash" is already in use');
+    expect((await post(`/containers/${Id}/start`)).status).toBe(204);
+    expect((await post(`/containers/${Id}/start`)).status).toBe(304);
+    const rm = await api(`/containers/${Id}`, { method: "DELETE" });
+    expect(rm.status).toBe(409);
+    expect((await api(`/containers/${Id}?force=1`, { method: "DELETE" })).status).toBe(204);
+  });
+});
+
+describe("JSON shapes", () => {
+  test("container inspect and list carry the fields clients read", async () => {
+    const created = await post("/v1.43/containers/create?name=api-shape", { Image: "bb", Cmd: ["sh", "-c", "exit 3"], Labels: { a: "b" }, HostConfig: { Memory: 33554432 } });
+    const { Id, Warnings } = await created.json();
+    expect(Id).toMatch(/^[a-f0-9]{64}$/);
+    expect(Warnings).toEqual([]);
+    expect((await post(`/containers/${Id}/start`)).status).toBe(204);
+    const wait = await (await post(`/containers/${Id}/wait`)).json();
+    expect(wait).toEqual({ StatusCode: 3, Error: null });
+    const c = await (await api(`/containers/${Id}/json`)).json();
+    expect(c).toMatchObject({
+      Id,
+      Name: "/api-shape",
+      Path: "sh",
+      Args: ["-c", "exit 3"],
+      State: { Status: "exited", Running: false, Paused: false, Restarting: false, OOMKilled: false, Dead: false, ExitCode: 3 },
+      Config: { Image: "bb", Cmd: ["sh", "-c", "exit 3"], Labels: { a: "b" } },
+      HostConfig: { Memory: 33554432 },
+      Mounts: [],
+    });
+    expect(c.Image).toMatch(/^sha256:[a-f0-9]{64}$/);
+    expect(Date.parse(c.State.StartedAt)).toBeLessThanOrEqual(Date.parse(c.State.FinishedAt));
+    const list = await (await api(`/containers/json?all=1&filters=${encodeURIComponent(JSON.stringify({ name: ["api-shape"] }))}`)).json();
+    expect(list).toHaveLength(1);
+    expect(list[0]).toMatchObject({ Id, Names: ["/api-shape"], Image: "bb", Command: "sh -c exit 3" /* Docker joins without quoting */, State: "exited", Labels: { a: "b" } });
+    expect(list[0].Status).toMatch(/^Exited \(3\) /);
+    expect((await api(`/containers/${Id}`, { method: "DELETE" })).status).toBe(204);
+  });
+});
