@@ -12,6 +12,7 @@ beforeAll(async () => {
 afterAll(() => removeRoot(t));
 
 const api = (path: string, init: RequestInit = {}) => fetch(`http://berth${path}`, { ...init, unix: t.socket } as RequestInit);
+const json = async (r: Response | Promise<Response>): Promise<any> => (await r).json();
 const post = (path: string, body?: unknown) =>
   api(path, { method: "POST", body: body === undefined ? undefined : JSON.stringify(body), headers: body === undefined ? {} : { "Content-Type": "application/json" } });
 
@@ -28,8 +29,8 @@ describe("version negotiation", () => {
   });
 
   test("/version and /v1.41/version agree; the API version is at least 1.41", async () => {
-    const plain = await (await api("/version")).json();
-    const versioned = await (await api("/v1.41/version")).json();
+    const plain = await json(api("/version"));
+    const versioned = await json(api("/v1.41/version"));
     expect(versioned).toEqual(plain);
     expect(plain).toMatchObject({ ApiVersion: "1.43", MinAPIVersion: "1.24", Os: "linux", Arch: "amd64" });
     expect(Number(plain.ApiVersion.split(".")[1])).toBeGreaterThanOrEqual(41);
@@ -39,11 +40,11 @@ describe("version negotiation", () => {
   test("a client older than the minimum gets 400 with Docker's words", async () => {
     const r = await api("/v1.12/version");
     expect(r.status).toBe(400);
-    expect((await r.json()).message).toBe("client version 1.12 is too old. Minimum supported API version is 1.24, please upgrade your client to a newer version");
+    expect((await json(r)).message).toBe("client version 1.12 is too old. Minimum supported API version is 1.24, please upgrade your client to a newer version");
   });
 
   test("/info has the fields the docker CLI prints", async () => {
-    const info = await (await api("/v1.43/info")).json();
+    const info = await json(api("/v1.43/info"));
     expect(info).toMatchObject({ OSType: "linux", Architecture: expect.any(String), ServerVersion: expect.stringMatching(/^\d+\.\d+\.\d+/) });
     expect(info.Driver).toMatch(/^(overlay|vfs)$/);
     expect(info.Images).toBeGreaterThanOrEqual(1);
@@ -57,32 +58,32 @@ describe("errors", () => {
     const r = await api("/v1.43/no/such/thing");
     expect(r.status).toBe(404);
     expect(r.headers.get("content-type")).toBe("application/json");
-    expect((await r.json()).message).toBe("page not found: GET /no/such/thing");
+    expect((await json(r)).message).toBe("page not found: GET /no/such/thing");
   });
 
   test("a missing container is 404 'No such container'; a missing image 404 'No such image'", async () => {
     const c = await api("/containers/nope/json");
     expect(c.status).toBe(404);
-    expect((await c.json()).message).toBe("No such container: nope");
+    expect((await json(c)).message).toBe("No such container: nope");
     const i = await api("/images/nope:1/json");
     expect(i.status).toBe(404);
-    expect((await i.json()).message).toMatch(/^No such image: nope:1/);
+    expect((await json(i)).message).toMatch(/^No such image: nope:1/);
   });
 
   test("a body that is not JSON is 400 and says so; the daemon keeps serving", async () => {
     const r = await api("/containers/create", { method: "POST", body: "{not json", headers: { "Content-Type": "application/json" } });
     expect(r.status).toBe(400);
-    expect((await r.json()).message).toMatch(/^invalid JSON in the request body/);
+    expect((await json(r)).message).toMatch(/^invalid JSON in the request body/);
     expect((await api("/_ping")).status).toBe(200);
   });
 
   test("a name clash is 409 Conflict; starting a running container is 304; removing a running one is 409", async () => {
     const created = await post("/containers/create?name=api-clash", { Image: "bb", Cmd: ["sleep", "100"] });
     expect(created.status).toBe(201);
-    const { Id } = await created.json();
+    const { Id } = await json(created);
     const again = await post("/containers/create?name=api-clash", { Image: "bb", Cmd: ["true"] });
     expect(again.status).toBe(409);
-    expect((await again.json()).message).toContain('The container name "/api-clash" is already in use');
+    expect((await json(again)).message).toContain('The container name "/api-clash" is already in use');
     expect((await post(`/containers/${Id}/start`)).status).toBe(204);
     expect((await post(`/containers/${Id}/start`)).status).toBe(304);
     const rm = await api(`/containers/${Id}`, { method: "DELETE" });
@@ -94,13 +95,13 @@ describe("errors", () => {
 describe("JSON shapes", () => {
   test("container inspect and list carry the fields clients read", async () => {
     const created = await post("/v1.43/containers/create?name=api-shape", { Image: "bb", Cmd: ["sh", "-c", "exit 3"], Labels: { a: "b" }, HostConfig: { Memory: 33554432 } });
-    const { Id, Warnings } = await created.json();
+    const { Id, Warnings } = await json(created);
     expect(Id).toMatch(/^[a-f0-9]{64}$/);
     expect(Warnings).toEqual([]);
     expect((await post(`/containers/${Id}/start`)).status).toBe(204);
-    const wait = await (await post(`/containers/${Id}/wait`)).json();
+    const wait = await json(post(`/containers/${Id}/wait`));
     expect(wait).toEqual({ StatusCode: 3, Error: null });
-    const c = await (await api(`/containers/${Id}/json`)).json();
+    const c = await json(api(`/containers/${Id}/json`));
     expect(c).toMatchObject({
       Id,
       Name: "/api-shape",
@@ -113,7 +114,7 @@ describe("JSON shapes", () => {
     });
     expect(c.Image).toMatch(/^sha256:[a-f0-9]{64}$/);
     expect(Date.parse(c.State.StartedAt)).toBeLessThanOrEqual(Date.parse(c.State.FinishedAt));
-    const list = await (await api(`/containers/json?all=1&filters=${encodeURIComponent(JSON.stringify({ name: ["api-shape"] }))}`)).json();
+    const list = await json(api(`/containers/json?all=1&filters=${encodeURIComponent(JSON.stringify({ name: ["api-shape"] }))}`));
     expect(list).toHaveLength(1);
     expect(list[0]).toMatchObject({ Id, Names: ["/api-shape"], Image: "bb", Command: "sh -c exit 3" /* Docker joins without quoting */, State: "exited", Labels: { a: "b" } });
     expect(list[0].Status).toMatch(/^Exited \(3\) /);

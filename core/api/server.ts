@@ -75,6 +75,13 @@ export function errorStatus(err: unknown): number {
   return err instanceof BerthError ? STATUS[err.kind] : 500;
 }
 
+/** What a client is told of an error (and the daemon's log of an unexpected one). */
+export function errorMessage(err: unknown): string {
+  if (err instanceof BerthError) return err.message + (err.hint ? ` (${err.hint})` : "");
+  console.error("berthd:", err);
+  return `internal error: ${err instanceof Error ? err.message : String(err)}`;
+}
+
 function sendError(res: ServerResponse, err: unknown) {
   const status = errorStatus(err);
   if (res.headersSent) return void res.destroy();
@@ -82,9 +89,7 @@ function sendError(res: ServerResponse, err: unknown) {
     res.writeHead(304);
     return void res.end();
   }
-  const message = err instanceof BerthError ? err.message + (err.hint ? ` (${err.hint})` : "") : `internal error: ${err instanceof Error ? err.message : String(err)}`;
-  if (!(err instanceof BerthError)) console.error("berthd:", err);
-  json(res, status, { message });
+  json(res, status, { message: errorMessage(err) });
 }
 
 const VERSIONED = /^\/v(\d+\.\d+)(\/.*)$/;

@@ -28,10 +28,11 @@ export class ContentStore {
   }
 
   /**
-   * Store a stream; resolves to its digest and size. With `expected`,
-   * a mismatch is an error and nothing is stored.
+   * Store a stream; resolves to its digest and size, and whether the blob
+   * is new (else it was there already: someone else's to delete). With
+   * `expected`, a mismatch is an error and nothing is stored.
    */
-  async ingest(src: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, expected?: string): Promise<{ digest: string; size: number }> {
+  async ingest(src: AsyncIterable<Uint8Array> | Iterable<Uint8Array>, expected?: string): Promise<{ digest: string; size: number; created: boolean }> {
     const tmp = `${this.dir}/ingest/${randomHex(8)}`;
     const fd = openSync(tmp, "w", 0o600);
     const hash = new Bun.CryptoHasher("sha256");
@@ -54,8 +55,9 @@ export class ContentStore {
       rmSync(tmp, { force: true });
       throw invalidArgument(`content digest mismatch: expected ${expected}, got ${digest}`);
     }
+    const created = !this.has(digest);
     renameSync(tmp, this.path(digest));
-    return { digest, size };
+    return { digest, size, created };
   }
 
   /** Store small bytes (configs, manifests). */

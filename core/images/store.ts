@@ -1,15 +1,16 @@
 // Images: configs and manifests in the content store, names and layer
 // metadata in the state database, unpacked layers in the storage driver.
+import { statSync } from "node:fs";
 import type { StorageDriver } from "../contracts/storage.ts";
 import { conflict, invalidArgument, notFound } from "../errors.ts";
 import type { ImageConfig, ImageRecord } from "../engine/types.ts";
-import type { StateDB } from "../state/db.ts";
+import type { LayerRow, StateDB } from "../state/db.ts";
 import { ContentStore, sha256 } from "./blobs.ts";
 import { applyChanges } from "./changes.ts";
 import { decompress } from "./compression.ts";
 import { familiarName, fullName, normalize, parseReference } from "./reference.ts";
 
-const LAYER_TAR = "application/vnd.oci.image.layer.v1.tar";
+export const LAYER_TAR = "application/vnd.oci.image.layer.v1.tar";
 const OCI_CONFIG = "application/vnd.oci.image.config.v1+json";
 const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
 
@@ -18,6 +19,12 @@ export function chainIds(diffIds: string[]): string[] {
   const out: string[] = [];
   for (const d of diffIds) out.push(out.length === 0 ? d : sha256(`${out[out.length - 1]} ${d}`));
   return out;
+}
+
+/** A layer of an image being added: its blob in the content store, as it came. */
+export interface LayerBlob {
+  blob: string;
+  mediaType: string;
 }
 
 export interface ImportOptions {
@@ -75,11 +82,7 @@ export class ImageStore {
   /** Import a root filesystem tarball (plain, gzip or zstd) as a one-layer image. */
   async import(src: AsyncIterable<Uint8Array>, opts: ImportOptions): Promise<ImageRecord> {
     if (opts.ref) parseReference(opts.ref); // reject a bad name before reading anything
-    const { digest: diffId, size: blobSize } = await this.blobs.ingest(decompress(src));
-    const [chainId] = chainIds([diffId]) as [string];
-    const { size } = await this.driver.createLayer(chainId, null, this.blobs.read(diffId));
-    this.db.putLayer({ chain_id: chainId, diff_id: diffId, parent: null, blob: diffId, media_type: LAYER_TAR, blob_size: blobSize, size });
-
+    const { digest: diffId } = await this.blobs.ingest(decompress(src));
     const created = new Date().toISOString();
     const config: ImageConfig = {
       architecture: "amd64",
@@ -89,21 +92,60 @@ export class ImageStore {
       rootfs: { type: "layers", diff_ids: [diffId] },
       history: [{ created, comment: opts.message || `Imported from ${opts.source}` }],
     };
-    const configBytes = JSON.stringify(config);
-    const id = await this.blobs.put(configBytes);
-    const manifest = {
-      schemaVersion: 2,
-      mediaType: OCI_MANIFEST,
-      config: { mediaType: OCI_CONFIG, digest: id, size: Buffer.byteLength(configBytes) },
-      layers: [{ mediaType: LAYER_TAR, digest: diffId, size: blobSize }],
-    };
-    const manifestDigest = await this.blobs.put(JSON.stringify(manifest));
-    const record: ImageRecord = { id, config, manifestDigest, size, created };
-    this.db.tx(() => {
-      this.db.putImage(record);
-      if (opts.ref) this.tag(id, opts.ref);
-    });
-    return record;
+    const id = await this.blobs.put(JSON.stringify(config));
+    return this.addImage(id, config, [{ blob: diffId, mediaType: LAYER_TAR }], opts.ref ? [opts.ref] : []);
+  }
+
+  /**
+   * Add an image whose config blob (`id`) and layer blobs (verified against
+   * the config's diff IDs) are in the content store: unpack the layers the
+   * driver lacks, then record layers, manifest, image and tags in one
+   * transaction. A failure takes back the layers it unpacked.
+   */
+  async addImage(id: string, config: ImageConfig, layers: LayerBlob[], tags: string[]): Promise<ImageRecord> {
+    const chains = chainIds(config.rootfs.diff_ids);
+    const unpacked: string[] = [];
+    let manifestDigest: string | undefined;
+    try {
+      const rows: LayerRow[] = [];
+      for (const [i, chain] of chains.entries()) {
+        const { blob, mediaType } = layers[i]!;
+        const parent = i > 0 ? chains[i - 1]! : null;
+        // A layer berth has already keeps its row (and blob): the same content by its chain ID.
+        const row = this.db.getLayer(chain) ?? { chain_id: chain, diff_id: config.rootfs.diff_ids[i]!, parent, blob, media_type: mediaType, blob_size: statSync(this.blobs.path(blob)).size, size: 0 };
+        if (!this.driver.hasLayer(chain)) {
+          const { size } = await this.driver.createLayer(chain, parent, decompress(this.blobs.read(blob)));
+          unpacked.push(chain);
+          row.size ||= size;
+        }
+        rows.push(row);
+      }
+      const manifest = {
+        schemaVersion: 2,
+        mediaType: OCI_MANIFEST,
+        config: { mediaType: OCI_CONFIG, digest: id, size: statSync(this.blobs.path(id)).size },
+        layers: rows.map((r) => ({ mediaType: r.media_type, digest: r.blob, size: r.blob_size })),
+      };
+      manifestDigest = await this.blobs.put(JSON.stringify(manifest));
+      const record: ImageRecord = { id, config, manifestDigest, size: rows.reduce((n, r) => n + r.size, 0), created: config.created ?? new Date().toISOString() };
+      this.db.tx(() => {
+        for (const r of rows) this.db.putLayer(r);
+        this.db.putImage(record);
+        for (const t of tags) this.tag(id, t);
+      });
+      return record;
+    } catch (err) {
+      for (const chain of unpacked.reverse()) await this.driver.removeLayer(chain);
+      // A manifest names its config: no other image can be using it.
+      if (manifestDigest && !this.db.getImage(id)) this.blobs.delete(manifestDigest);
+      throw err;
+    }
+  }
+
+  /** Every blob an image or layer refers to. */
+  blobsInUse(): Set<string> {
+    const images = this.db.listImages();
+    return new Set([...images.flatMap((i) => [i.id, i.manifestDigest]), ...this.db.listLayers().map((l) => l.blob)]);
   }
 
   /** Make sure every layer of `image` is unpacked for the driver; returns the top chain ID. */

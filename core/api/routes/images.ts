@@ -1,16 +1,20 @@
-// /images/...: list, inspect, history, tag, remove, import, prune.
+// /images/...: list, inspect, history, tag, remove, import, prune, save, load.
 import { invalidArgument, isKind, notSupported } from "../../errors.ts";
 import { chainIds } from "../../images/store.ts";
 import { familiarName, parseReference } from "../../images/reference.ts";
 import type { ImageRecord } from "../../engine/types.ts";
-import { json, type Ctx, type Router } from "../server.ts";
+import { loadImages, saveImages } from "../../images/save-load.ts";
+import { errorMessage, json, type Ctx, type Router } from "../server.ts";
 import { imageHistory, imageInspect, imageSummary } from "../shapes.ts";
-import { flag, parseFilters } from "./util.ts";
+import { flag, parseFilters, writeChunk } from "./util.ts";
 
 export function imageRoutes(r: Router) {
   r.on("GET", "/images/json", listImages);
   r.on("POST", "/images/create", createImage);
   r.on("POST", "/images/prune", pruneImages);
+  r.on("GET", "/images/get", (ctx) => saveRoute(ctx, ctx.query.getAll("names")));
+  r.on("POST", "/images/load", loadRoute);
+  r.on("GET", "/images/{name*}/get", (ctx) => saveRoute(ctx, [ctx.params.name!]));
   r.on("GET", "/images/{name*}/json", async (ctx) => {
     const images = await ctx.engine.images();
     const img = images.resolve(ctx.params.name!);
@@ -117,4 +121,46 @@ async function pruneImages(ctx: Ctx) {
   }
   ctx.engine.emit("image", "prune", "", { reclaimed: String(space) });
   json(ctx.res, 200, { ImagesDeleted: deleted, SpaceReclaimed: space });
+}
+
+/** GET /images/{name}/get and /images/get?names=...: `docker save`, a tar streamed as it is written. */
+async function saveRoute(ctx: Ctx, names: string[]) {
+  if (names.length === 0) throw invalidArgument("no image to save: give one or more names (?names=)");
+  const images = await ctx.engine.images();
+  const chunks = saveImages(images, names, (id) => ctx.engine.emit("image", "save", id, { name: id }));
+  // The first chunk comes once every image and blob is found: a missing one still gets its status.
+  let next = await chunks.next();
+  ctx.res.writeHead(200, { "Content-Type": "application/x-tar" });
+  for (; !next.done; next = await chunks.next()) {
+    if (!(await writeChunk(ctx.res, next.value))) return void (await chunks.return());
+  }
+  ctx.res.end();
+}
+
+/**
+ * POST /images/load: the body is an archive of `docker save` or an OCI
+ * layout; the answer a JSON stream of {"stream": "Loaded image: ..."}. An
+ * error before the first line gets a status and {"message"}; after it, an
+ * errorDetail line, as Docker sends. `quiet` only hides progress, which
+ * berth does not report.
+ */
+async function loadRoute(ctx: Ctx) {
+  const images = await ctx.engine.images();
+  const start = () => ctx.res.headersSent || ctx.res.writeHead(200, { "Content-Type": "application/json" });
+  const line = (msg: object) => writeChunk(ctx.res, `${JSON.stringify(msg)}\n`);
+  try {
+    await loadImages(images, ctx.stream(), {
+      onLoaded: async (id, lines) => {
+        ctx.engine.emit("image", "load", id, { name: id });
+        start();
+        for (const l of lines) await line({ stream: `${l}\n` });
+      },
+    });
+  } catch (err) {
+    if (!ctx.res.headersSent) throw err;
+    const message = errorMessage(err);
+    await line({ errorDetail: { message }, error: message });
+  }
+  start(); // an archive of no image answers an empty stream
+  ctx.res.end();
 }

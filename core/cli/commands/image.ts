@@ -1,4 +1,4 @@
-// berth image ls|inspect|rm|tag|import|history|prune: Docker's image management commands.
+// berth image ls|inspect|rm|tag|import|save|load|history|prune: Docker's image management commands.
 import type { CommandDef } from "../args.ts";
 import { confirm } from "../confirm.ts";
 import { filterMap, filtersQuery } from "../filters.ts";
@@ -38,6 +38,8 @@ export const command = groupCommand("image", "Manage images", {
   rm: alias("rmi"),
   tag: alias("tag"),
   import: alias("import"),
+  save: alias("save"),
+  load: alias("load"),
   history: alias("history"),
   prune: local(prune),
 });
