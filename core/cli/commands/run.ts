@@ -36,13 +36,15 @@ export const command: CommandDef = {
     }
     const tty = flags.bool("tty");
     const interactive = flags.bool("interactive");
-    const sock = await client.hijack(`/containers/${id}/attach`, {
-      query: { stream: 1, stdin: interactive, stdout: 1, stderr: 1, detachKeys: flags.string("detach-keys") },
-    });
-    trace("run: attached");
-    // The wait is registered (its headers are back) before the start: no exit can slip by.
-    const waiting = await client.call("POST", `/containers/${id}/wait`, { query: { condition: autoRemove ? "removed" : "next-exit" } });
-    trace("run: waiting");
+    // The attach and the wait are both registered (their headers are back)
+    // before the start: no output and no exit can slip by.
+    const [sock, waiting] = await Promise.all([
+      client.hijack(`/containers/${id}/attach`, {
+        query: { stream: 1, stdin: interactive, stdout: 1, stderr: 1, detachKeys: flags.string("detach-keys") },
+      }),
+      client.call("POST", `/containers/${id}/wait`, { query: { condition: autoRemove ? "removed" : "next-exit" } }),
+    ]);
+    trace("run: attached and waiting");
     const output = pumpOutput(sock, tty);
     const restore = connectTerminal(sock, {
       stdin: interactive,

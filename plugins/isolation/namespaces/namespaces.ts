@@ -56,7 +56,6 @@ export class NamespacesIsolation implements Isolation {
         stdinOnce: io.stdinOnce,
         ...ns,
         passFds: [theirs],
-        gate: !!beforeRun,
         env: INIT_ENV,
       });
     } catch (err) {
@@ -65,13 +64,13 @@ export class NamespacesIsolation implements Isolation {
     } finally {
       closeSync(theirs);
     }
-    writeSync(control, `${JSON.stringify(request)}\n`);
-    if (beforeRun) {
-      try {
-        await beforeRun((s) => monitor.attach(s));
-      } finally {
-        monitor.start();
-      }
+    // The init boots while attach clients connect; it waits for its request,
+    // so nothing runs (and no output is made) before they are in place.
+    void monitor.exited().catch(() => {}); // the exit watcher, connected early
+    try {
+      if (beforeRun) await beforeRun((s) => monitor.attach(s));
+    } finally {
+      writeSync(control, `${JSON.stringify(request)}\n`);
     }
     const messages = readMessages(control);
     let pid = 0;
