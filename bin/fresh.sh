@@ -1,9 +1,12 @@
 # Sourced by bin/berth and bin/berthd with $top set: rebuild .build/ when it
-# is missing or a source file is newer than it (a few stat calls, no fork).
+# is missing or stale. One stat on every run: a pull, checkout or commit
+# touches .git/index. Comparing every source file costs a few ms a command,
+# so only with BERTH_DEV=1 (an edit loop; bin/test and bin/build build anyway).
 bundle=$top/.build/cli/main.js
 fresh=yes
 [ -f "$bundle" ] && [ -x "$top/.build/berth-monitor" ] || fresh=no
-if [ $fresh = yes ]; then
+[ $fresh = yes ] && [ "$top/.git/index" -nt "$bundle" ] && fresh=no
+if [ $fresh = yes ] && [ -n "${BERTH_DEV:-}" ]; then
   for f in "$top"/package.json "$top"/core/*.ts "$top"/core/*/*.ts "$top"/core/*/*/*.ts "$top"/plugins/*.ts "$top"/plugins/*/*.ts "$top"/plugins/*/*/*.ts "$top"/plugins/*/*/*/*.c; do
     [ "$f" -nt "$bundle" ] && { fresh=no; break; }
   done

@@ -36,8 +36,16 @@ export const conflict = (msg: string, hint?: string) => new BerthError("Conflict
 export const unavailable = (msg: string, hint?: string) => new BerthError("Unavailable", msg, hint);
 export const internal = (msg: string, hint?: string) => new BerthError("Internal", msg, hint);
 
+/**
+ * A BerthError, also one made by another copy of this module (the CLI's
+ * commands are separate bundles, each with its own classes).
+ */
+export function isBerthError(err: unknown): err is BerthError {
+  return err instanceof BerthError || (err instanceof Error && err.name.startsWith("BerthError(") && typeof (err as BerthError).kind === "string");
+}
+
 export function isKind(err: unknown, kind: ErrorKind): err is BerthError {
-  return err instanceof BerthError && err.kind === kind;
+  return isBerthError(err) && err.kind === kind;
 }
 
 /** The errno name of a Node/Bun fs error ("ENOENT"), or undefined. */

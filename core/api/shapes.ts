@@ -111,6 +111,11 @@ export function statusText(c: ContainerRecord): string {
 
 /** GET /containers/json entries. */
 export function containerSummary(c: ContainerRecord) {
+  return { ...containerSummaryBase(c), Status: statusText(c) };
+}
+
+/** A list entry without its Status, which changes with the clock alone (cacheable until the record changes). */
+export function containerSummaryBase(c: ContainerRecord) {
   return {
     Id: c.Id,
     Names: [c.Name],
@@ -121,7 +126,6 @@ export function containerSummary(c: ContainerRecord) {
     Ports: [],
     Labels: c.Config.Labels ?? {},
     State: c.State.Status,
-    Status: statusText(c),
     HostConfig: { NetworkMode: c.HostConfig.NetworkMode ?? "none" },
     NetworkSettings: { Networks: networkSettings(c).Networks },
     Mounts: c.Mounts.map(mountJSON),

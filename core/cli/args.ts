@@ -2,6 +2,7 @@
 // "--name value" or "--name=value", short flags bundled ("-it") or with
 // attached values ("-eKEY=v"), "--" ends flags, and for commands like
 // `run` the first positional argument ends them too.
+import { byteOrder } from "../compare.ts";
 import { invalidArgument } from "../errors.ts";
 
 export type FlagKind = "bool" | "string" | "list";
@@ -124,7 +125,7 @@ export function parseArgs(argv: string[], defs: FlagDef[], stopAtPositional = fa
 /** Docker-style help text for a command. */
 export function helpText(prog: string, def: Pick<CommandDef, "usage" | "summary" | "flags" | "details">): string {
   const lines = [`Usage:  ${prog} ${def.usage}`, "", def.summary];
-  const flags = [...def.flags, HELP_FLAG].sort((a, b) => a.name.localeCompare(b.name));
+  const flags = [...def.flags, HELP_FLAG].sort((a, b) => byteOrder(a.name, b.name));
   if (flags.length > 0) {
     lines.push("", "Options:");
     const left = flags.map((f) => {

@@ -3,49 +3,60 @@ trace("cli: loaded");
 // berth's command line: a client of berthd's Docker Engine API. Each
 // command lives in commands/<name>.ts and is loaded only when used, so a
 // command starts near Bun's own start-up time.
-import { BerthError } from "../errors.ts";
+import { isBerthError } from "../errors.ts";
 import { helpText, parseArgs, UsageError, type CommandDef, type FlagDef } from "./args.ts";
 import { print, printErr } from "./output.ts";
 import { reportError } from "./report.ts";
+import { dirname } from "node:path";
+import { BUNDLED } from "../location.ts";
 
 export type Entry = { summary: string; load: () => Promise<{ command: CommandDef }> };
 
+/**
+ * A command's module. The bundle holds each command in its own file
+ * (.build/cli/commands/NAME.js), so a command loads only its own code.
+ */
+function loadCommand(name: string): Promise<{ command: CommandDef }> {
+  const dir = BUNDLED ? `${dirname(Bun.main)}/commands/` : "./commands/";
+  return BUNDLED ? Promise.resolve(require(`${dir}${name}.js`)) : import(`${dir}${name}.ts`);
+}
+
 export const COMMANDS: Record<string, Entry> = {
-  run: { summary: "Create and run a new container from an image", load: () => import("./commands/run.ts") },
-  create: { summary: "Create a new container", load: () => import("./commands/create.ts") },
-  start: { summary: "Start one or more stopped containers", load: () => import("./commands/start.ts") },
-  stop: { summary: "Stop one or more running containers", load: () => import("./commands/stop.ts") },
-  restart: { summary: "Restart one or more containers", load: () => import("./commands/restart.ts") },
-  kill: { summary: "Kill one or more running containers", load: () => import("./commands/kill.ts") },
-  rm: { summary: "Remove one or more containers", load: () => import("./commands/rm.ts") },
-  ps: { summary: "List containers", load: () => import("./commands/ps.ts") },
-  logs: { summary: "Fetch the logs of a container", load: () => import("./commands/logs.ts") },
-  exec: { summary: "Execute a command in a running container", load: () => import("./commands/exec.ts") },
-  attach: { summary: "Attach local standard input, output, and error streams to a running container", load: () => import("./commands/attach.ts") },
-  inspect: { summary: "Return low-level information on containers, images or volumes", load: () => import("./commands/inspect.ts") },
-  pause: { summary: "Pause all processes within one or more containers", load: () => import("./commands/pause.ts") },
-  unpause: { summary: "Unpause all processes within one or more containers", load: () => import("./commands/unpause.ts") },
-  wait: { summary: "Block until one or more containers stop, then print their exit codes", load: () => import("./commands/wait.ts") },
-  top: { summary: "Display the running processes of a container", load: () => import("./commands/top.ts") },
-  stats: { summary: "Display a live stream of container(s) resource usage statistics", load: () => import("./commands/stats.ts") },
-  rename: { summary: "Rename a container", load: () => import("./commands/rename.ts") },
-  cp: { summary: "Copy files/folders between a container and the local filesystem", load: () => import("./commands/cp.ts") },
-  diff: { summary: "Inspect changes to files or directories on a container's filesystem", load: () => import("./commands/diff.ts") },
-  export: { summary: "Export a container's filesystem as a tar archive", load: () => import("./commands/export.ts") },
-  images: { summary: "List images", load: () => import("./commands/images.ts") },
-  rmi: { summary: "Remove one or more images", load: () => import("./commands/rmi.ts") },
-  tag: { summary: "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", load: () => import("./commands/tag.ts") },
-  import: { summary: "Import the contents from a tarball to create a filesystem image", load: () => import("./commands/import.ts") },
-  history: { summary: "Show the history of an image", load: () => import("./commands/history.ts") },
-  save: { summary: "Save one or more images to a tar archive (streamed to STDOUT by default)", load: () => import("./commands/save.ts") },
-  load: { summary: "Load an image from a tar archive or STDIN", load: () => import("./commands/load.ts") },
-  events: { summary: "Get real time events from the server", load: () => import("./commands/events.ts") },
-  image: { summary: "Manage images (ls, inspect, rm, tag, import, save, load, history, prune)", load: () => import("./commands/image.ts") },
-  container: { summary: "Manage containers (ls, run, create, start, stop, rm, inspect, prune, ...)", load: () => import("./commands/container.ts") },
-  volume: { summary: "Manage volumes (create, ls, inspect, rm, prune)", load: () => import("./commands/volume.ts") },
-  system: { summary: "Manage berth (df, prune)", load: () => import("./commands/system.ts") },
-  info: { summary: "Display system-wide information, including every plugin and its status", load: () => import("./commands/info.ts") },
-  version: { summary: "Show the berth version information", load: () => import("./commands/version.ts") },
+  run: { summary: "Create and run a new container from an image", load: () => loadCommand("run") },
+  create: { summary: "Create a new container", load: () => loadCommand("create") },
+  start: { summary: "Start one or more stopped containers", load: () => loadCommand("start") },
+  stop: { summary: "Stop one or more running containers", load: () => loadCommand("stop") },
+  restart: { summary: "Restart one or more containers", load: () => loadCommand("restart") },
+  kill: { summary: "Kill one or more running containers", load: () => loadCommand("kill") },
+  rm: { summary: "Remove one or more containers", load: () => loadCommand("rm") },
+  ps: { summary: "List containers", load: () => loadCommand("ps") },
+  logs: { summary: "Fetch the logs of a container", load: () => loadCommand("logs") },
+  exec: { summary: "Execute a command in a running container", load: () => loadCommand("exec") },
+  attach: { summary: "Attach local standard input, output, and error streams to a running container", load: () => loadCommand("attach") },
+  inspect: { summary: "Return low-level information on containers, images or volumes", load: () => loadCommand("inspect") },
+  pause: { summary: "Pause all processes within one or more containers", load: () => loadCommand("pause") },
+  unpause: { summary: "Unpause all processes within one or more containers", load: () => loadCommand("unpause") },
+  wait: { summary: "Block until one or more containers stop, then print their exit codes", load: () => loadCommand("wait") },
+  top: { summary: "Display the running processes of a container", load: () => loadCommand("top") },
+  stats: { summary: "Display a live stream of container(s) resource usage statistics", load: () => loadCommand("stats") },
+  rename: { summary: "Rename a container", load: () => loadCommand("rename") },
+  cp: { summary: "Copy files/folders between a container and the local filesystem", load: () => loadCommand("cp") },
+  diff: { summary: "Inspect changes to files or directories on a container's filesystem", load: () => loadCommand("diff") },
+  export: { summary: "Export a container's filesystem as a tar archive", load: () => loadCommand("export") },
+  images: { summary: "List images", load: () => loadCommand("images") },
+  rmi: { summary: "Remove one or more images", load: () => loadCommand("rmi") },
+  tag: { summary: "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", load: () => loadCommand("tag") },
+  import: { summary: "Import the contents from a tarball to create a filesystem image", load: () => loadCommand("import") },
+  history: { summary: "Show the history of an image", load: () => loadCommand("history") },
+  save: { summary: "Save one or more images to a tar archive (streamed to STDOUT by default)", load: () => loadCommand("save") },
+  load: { summary: "Load an image from a tar archive or STDIN", load: () => loadCommand("load") },
+  events: { summary: "Get real time events from the server", load: () => loadCommand("events") },
+  image: { summary: "Manage images (ls, inspect, rm, tag, import, save, load, history, prune)", load: () => loadCommand("image") },
+  container: { summary: "Manage containers (ls, run, create, start, stop, rm, inspect, prune, ...)", load: () => loadCommand("container") },
+  volume: { summary: "Manage volumes (create, ls, inspect, rm, prune)", load: () => loadCommand("volume") },
+  system: { summary: "Manage berth (df, prune)", load: () => loadCommand("system") },
+  info: { summary: "Display system-wide information, including every plugin and its status", load: () => loadCommand("info") },
+  version: { summary: "Show the berth version information", load: () => loadCommand("version") },
 };
 
 export const GLOBAL_FLAGS: FlagDef[] = [
@@ -94,7 +105,7 @@ export async function runCommand(prog: string, command: CommandDef, args: string
     return await command.run({ flags: parsed.flags, args: parsed.args, global });
   } catch (err) {
     if (!(err as { reported?: boolean }).reported) reportError(err);
-    return err instanceof BerthError && "exitCode" in err ? (err as { exitCode: number }).exitCode : failure;
+    return isBerthError(err) && "exitCode" in err ? (err as { exitCode: number }).exitCode : failure;
   }
 }
 

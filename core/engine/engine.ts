@@ -16,6 +16,7 @@ import { EventLog, type EventType } from "./events.ts";
 import type { ContainerRecord, ExecRecord } from "./types.ts";
 import { defaultExecRoot } from "../location.ts";
 import { trace } from "../trace.ts";
+import { byteOrder } from "../compare.ts";
 
 export interface EngineOptions {
   /** State, layers and containers live here (default /var/lib/berth). */
@@ -77,6 +78,9 @@ export class Engine {
   readonly runtime = new Map<string, Runtime>();
   readonly execs = new Map<string, ExecSession>();
   private readonly byName = new Map<string, string>();
+  private readonly listCache = new Map<string, string>();
+  /** list()'s order, until a container comes or goes (creation times never change). */
+  private newestFirst?: ContainerRecord[];
   private imageStore?: Promise<ImageStore>;
 
   private constructor(
@@ -178,9 +182,10 @@ export class Engine {
     throw notFound(`No such container: ${ref}`);
   }
 
-  /** Every container, newest first. */
+  /** Every container, newest first (a copy: callers may filter and slice it). */
   list(): ContainerRecord[] {
-    return [...this.containers.values()].sort((a, b) => b.Created.localeCompare(a.Created));
+    this.newestFirst ??= [...this.containers.values()].sort((a, b) => byteOrder(b.Created, a.Created));
+    return [...this.newestFirst];
   }
 
   /** Start tracking a new record: insert it (its name must be free) and index it. */
@@ -193,13 +198,25 @@ export class Engine {
 
   /** Write a record's changes through to the database. */
   save(rec: ContainerRecord) {
+    this.listCache.delete(rec.Id);
     if (this.containers.get(rec.Id) === rec) this.db.saveContainer(rec);
+  }
+
+  /**
+   * What a list entry of `rec` would be, as JSON, from a cache that save()
+   * clears: `ps` with 1,000 containers serializes only what changed.
+   */
+  cachedJson(rec: ContainerRecord, make: (rec: ContainerRecord) => unknown): string {
+    let json = this.listCache.get(rec.Id);
+    if (json === undefined) this.listCache.set(rec.Id, (json = JSON.stringify(make(rec))));
+    return json;
   }
 
   rename(rec: ContainerRecord, name: string) {
     const other = this.byName.get(name);
     if (other && other !== rec.Id) throw nameConflict(name, other);
     this.byName.delete(rec.Name);
+    this.listCache.delete(rec.Id);
     rec.Name = name;
     this.byName.set(name, rec.Id);
     this.save(rec);
@@ -208,6 +225,8 @@ export class Engine {
   forget(id: string) {
     const rec = this.containers.get(id);
     if (rec) this.byName.delete(rec.Name);
+    this.listCache.delete(id);
+    this.newestFirst = undefined;
     this.containers.delete(id);
     this.db.deleteContainer(id);
   }
@@ -217,6 +236,7 @@ export class Engine {
   }
 
   private track(rec: ContainerRecord) {
+    this.newestFirst = undefined;
     this.containers.set(rec.Id, rec);
     this.byName.set(rec.Name, rec.Id);
   }

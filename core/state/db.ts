@@ -1,6 +1,7 @@
 // berth's state: one SQLite database (WAL) under the root directory.
 // Images, tags, layers and containers; every change is a transaction.
 import { Database } from "bun:sqlite";
+import { byteOrder } from "../compare.ts";
 import type { ContainerRecord, ImageRecord, VolumeRecord } from "../engine/types.ts";
 
 const MIGRATIONS = [
@@ -175,7 +176,7 @@ export class StateDB {
 
   listContainers(): ContainerRecord[] {
     const rows = this.db.query("SELECT record FROM containers").all() as { record: string }[];
-    return rows.map((r) => JSON.parse(r.record) as ContainerRecord).sort((a, b) => b.Created.localeCompare(a.Created));
+    return rows.map((r) => JSON.parse(r.record) as ContainerRecord).sort((a, b) => byteOrder(b.Created, a.Created));
   }
 
   deleteContainer(id: string) {

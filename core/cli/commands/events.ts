@@ -1,4 +1,5 @@
 // berth events: the daemon's events, live and from the past (--since, --until).
+import { byteOrder } from "../../compare.ts";
 import type { CommandDef } from "../args.ts";
 import { filterMap, filtersQuery } from "../filters.ts";
 import { connect } from "../connect.ts";
@@ -49,6 +50,6 @@ export const command: CommandDef = {
 function line(e: Event): string {
   const ns = String(e.timeNano % 1e9).padStart(9, "0");
   const time = new Date(e.time * 1000).toISOString().replace(/\.\d+Z$/, `.${ns}Z`);
-  const attrs = Object.entries(e.Actor.Attributes).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}=${v}`).join(", ");
+  const attrs = Object.entries(e.Actor.Attributes).sort(([a], [b]) => byteOrder(a, b)).map(([k, v]) => `${k}=${v}`).join(", ");
   return `${time} ${e.Type} ${e.Action} ${e.Actor.ID}${attrs ? ` (${attrs})` : ""}`;
 }

@@ -2,7 +2,7 @@
 import type { CommandDef } from "../args.ts";
 import { filterMap, filtersQuery } from "../filters.ts";
 import { connect } from "../connect.ts";
-import { ago, table, truncate } from "../format.ts";
+import { humanDuration, table, truncate } from "../format.ts";
 import { print } from "../output.ts";
 import { renderTemplate } from "../template.ts";
 import { trace } from "../../trace.ts";
@@ -53,20 +53,36 @@ export const command: CommandDef = {
   },
 };
 
-/** The fields `docker ps --format` offers. */
+/** The fields `docker ps --format` offers, each computed only when used (ps may list thousands). */
 function psView(c: Summary, noTrunc: boolean) {
   return {
-    ID: noTrunc ? c.Id : c.Id.slice(0, 12),
+    get ID() {
+      return noTrunc ? c.Id : c.Id.slice(0, 12);
+    },
     Image: c.Image,
-    Command: `"${noTrunc ? c.Command : truncate(c.Command, 20)}"`,
-    CreatedAt: new Date(c.Created * 1000).toISOString(),
-    RunningFor: ago(new Date(c.Created * 1000).toISOString()),
+    get Command() {
+      return `"${noTrunc ? c.Command : truncate(c.Command, 20)}"`;
+    },
+    get CreatedAt() {
+      return new Date(c.Created * 1000).toISOString();
+    },
+    get RunningFor() {
+      return `${humanDuration(Date.now() - c.Created * 1000)} ago`;
+    },
     Status: c.Status,
     State: c.State,
     Ports: "",
-    Names: c.Names.map((n) => n.replace(/^\//, "")).join(","),
-    Labels: Object.entries(c.Labels ?? {}).map(([k, v]) => `${k}=${v}`).join(","),
-    Mounts: c.Mounts.map((m) => m.Name ?? m.Source).join(","),
-    Networks: c.HostConfig.NetworkMode,
+    get Names() {
+      return c.Names.map((n) => n.replace(/^\//, "")).join(",");
+    },
+    get Labels() {
+      return Object.entries(c.Labels ?? {}).map(([k, v]) => `${k}=${v}`).join(",");
+    },
+    get Mounts() {
+      return c.Mounts.map((m) => m.Name ?? m.Source).join(",");
+    },
+    get Networks() {
+      return c.HostConfig.NetworkMode;
+    },
   };
 }
