@@ -380,7 +380,14 @@ describe("berth-monitor", () => {
     let said = "";
     while (!said.includes("\n")) said += new TextDecoder().decode((await reader.read()).value ?? new Uint8Array([10]));
     expect(said).toBe("ok\n");
-    const sockets = () => readdirSync(`/proc/${m.monitorPid}/fd`).filter((n) => /^socket:/.test(readlinkSync(`/proc/${m.monitorPid}/fd/${n}`))).length;
+    const isSocket = (fd: string) => {
+      try {
+        return readlinkSync(`/proc/${m.monitorPid}/fd/${fd}`).startsWith("socket:");
+      } catch {
+        return false; // closed between the listing and the look
+      }
+    };
+    const sockets = () => readdirSync(`/proc/${m.monitorPid}/fd`).filter(isSocket).length;
     await waitFor(() => sockets() === 2, 3000); // the listener and the client, once the monitor has accepted it
     expect(sockets()).toBe(2);
     const t0 = Date.now();

@@ -57,6 +57,7 @@ async function main() {
     storageDriver: flags.string("storage-driver"),
     cgroupDriver: flags.string("cgroup-driver"),
     cgroupParent: flags.string("cgroup-parent"),
+    socket,
   });
   // Refuse to start with a plugin that cannot run, rather than fail at the first container.
   await Promise.all([engine.plugin("isolation"), engine.plugin("limits"), engine.storage(), engine.plugin("volume")]);

@@ -30,6 +30,8 @@ export interface EngineOptions {
   cgroupDriver?: string;
   /** Parent cgroup of containers (default "berth"). */
   cgroupParent?: string;
+  /** The API socket the daemon serves (for `info`). */
+  socket?: string;
 }
 
 /** Per kind, the names tried in order when none is given. */
@@ -61,6 +63,10 @@ export interface Runtime {
   restartDelay: number;
   /** Settles once the current run's exit has been recorded and its resources released. */
   finished?: Promise<void>;
+  /** Exec sessions and health checks in flight: each settles once its process ended and its files are gone. */
+  execs: Set<Promise<void>>;
+  /** rm is under way: nothing may start the container again. */
+  removing?: boolean;
 }
 
 export interface ExecSession {
@@ -154,6 +160,7 @@ export class Engine {
     const rec = this.container(ref);
     const { startContainer } = await import("./start.ts");
     trace("start: queued");
+    if (this.rt(rec.Id).removing) throw conflict(`removal of container ${rec.Id.slice(0, 12)} is already in progress`);
     await this.serialize(rec.Id, async () => {
       trace("start: begins");
       rec.ManuallyStopped = false;
@@ -245,10 +252,17 @@ export class Engine {
   rt(id: string): Runtime {
     let r = this.runtime.get(id);
     if (!r) {
-      r = { queue: Promise.resolve(), pendingAttach: [], waiters: [], restartDelay: 100 };
+      r = { queue: Promise.resolve(), pendingAttach: [], waiters: [], restartDelay: 100, execs: new Set() };
       this.runtime.set(id, r);
     }
     return r;
+  }
+
+  /** Track an exec (or health check) of container `id` until `done` settles. */
+  trackExec(id: string, done: Promise<void>) {
+    const execs = this.rt(id).execs;
+    const tracked = done.catch(() => {}).finally(() => execs.delete(tracked));
+    execs.add(tracked);
   }
 
   /** Run `op` after every earlier lifecycle operation of the same container. */

@@ -89,12 +89,21 @@ export async function startExec(engine: Engine, id: string, opts: { detach: bool
   const stateDir = engine.execDir(id);
   let stream: AttachStream | undefined;
   const streams = { stdin: r.OpenStdin, stdout: r.OpenStdout, stderr: r.OpenStderr };
-  const proc = await isolation.exec(
-    { pid: rec.State.Pid, cgroupJoin: limits.joinFiles(rec.Id) },
-    session.process,
-    { stateDir, tty: r.ProcessConfig.tty, stdin: r.OpenStdin, stdinOnce: true },
-    opts.detach ? undefined : async (attach) => void (stream = await attach(streams)),
-  );
+  // Tracked from before its monitor exists: a removal waits until its directory is gone.
+  let gone!: () => void;
+  engine.trackExec(rec.Id, new Promise<void>((resolve) => (gone = resolve)));
+  const proc = await isolation
+    .exec(
+      { pid: rec.State.Pid, cgroupJoin: limits.joinFiles(rec.Id) },
+      session.process,
+      { stateDir, tty: r.ProcessConfig.tty, stdin: r.OpenStdin, stdinOnce: true },
+      opts.detach ? undefined : async (attach) => void (stream = await attach(streams)),
+    )
+    .catch((err) => {
+      rmSync(stateDir, { recursive: true, force: true });
+      gone();
+      throw err;
+    });
   session.proc = proc;
   r.Running = true;
   r.Pid = proc.pid;
@@ -106,6 +115,7 @@ export async function startExec(engine: Engine, id: string, opts: { detach: bool
     rmSync(stateDir, { recursive: true, force: true });
     engine.emit("container", "exec_die", rec.Id, engine.containerAttributes(rec, { execID: id, exitCode: String(status.code) }));
   });
+  void session.exited.then(gone, gone);
   return stream;
 }
 

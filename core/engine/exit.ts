@@ -59,6 +59,8 @@ export async function handleExit(engine: Engine, id: string, proc: Supervised | 
 export async function releaseResources(engine: Engine, rec: ContainerRecord) {
   const id = rec.Id;
   await (await engine.plugin("limits")).remove(id);
+  // Its execs died with the cgroup: wait (at most 10 s) until their monitors are gone and their files removed.
+  await Promise.race([Promise.all(engine.rt(id).execs), Bun.sleep(10_000)]);
   const network = await engine.plugin("network", rec.HostConfig.NetworkMode).catch(() => undefined);
   await network?.detach(id);
   removeNetns(libcSys, engine.netnsPath(id));
@@ -92,8 +94,8 @@ const MAX_DELAY = 60_000;
 
 /** Restart by policy after a back-off that doubles (100 ms up to 1 min), reset after 10 s of running. */
 export function scheduleRestart(engine: Engine, rec: ContainerRecord) {
-  if (!shouldRestart(rec, rec.State.ExitCode)) return;
   const rt = engine.rt(rec.Id);
+  if (rt.removing || !shouldRestart(rec, rec.State.ExitCode)) return;
   const ran = Date.parse(rec.State.FinishedAt) - Date.parse(rec.State.StartedAt);
   if (ran >= 10_000) rt.restartDelay = MIN_DELAY;
   const delay = rt.restartDelay;
@@ -104,7 +106,7 @@ export function scheduleRestart(engine: Engine, rec: ContainerRecord) {
     rt.restartTimer = undefined;
     void engine
       .serialize(rec.Id, async () => {
-        if (!rec.State.Restarting || !engine.containers.has(rec.Id)) return;
+        if (!rec.State.Restarting || !engine.containers.has(rec.Id) || rt.removing) return;
         rec.RestartCount++;
         const { startContainer } = await import("./start.ts");
         await startContainer(engine, rec);

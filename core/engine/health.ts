@@ -67,6 +67,13 @@ async function runCaptured(engine: Engine, rec: ContainerRecord, args: string[],
   const hostname = rec.Config.Hostname || rec.Id.slice(0, 12);
   let output = "";
   const stateDir = engine.execDir(`health-${randomHex(8)}`);
+  // Tracked from before its monitor exists: a removal waits until its directory is gone.
+  let gone!: () => void;
+  engine.trackExec(rec.Id, new Promise<void>((r) => (gone = r)));
+  const cleanUp = () => {
+    rmSync(stateDir, { recursive: true, force: true });
+    gone();
+  };
   const proc = await isolation.exec(
     { pid: rec.State.Pid, cgroupJoin: limits.joinFiles(rec.Id) },
     { args, env: containerEnv(rec, hostname), cwd: rec.Config.WorkingDir || "/", user: rec.Config.User || "", capabilities: containerCapabilities(rec.HostConfig.CapAdd ?? [], rec.HostConfig.CapDrop ?? []), noNewPrivileges: false, rlimits: [], terminal: false },
@@ -80,12 +87,15 @@ async function runCaptured(engine: Engine, rec: ContainerRecord, args: string[],
         }
       })().catch(() => {});
     },
-  );
+  ).catch((err) => {
+    cleanUp();
+    throw err;
+  });
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timedOut = new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), timeoutMs)));
   const outcome = await Promise.race([proc.exited, timedOut]);
   clearTimeout(timer);
-  void proc.exited.then(() => rmSync(stateDir, { recursive: true, force: true }));
+  void proc.exited.then(cleanUp, cleanUp);
   if (outcome === "timeout") {
     try {
       process.kill(proc.pid, "SIGKILL");

@@ -109,6 +109,7 @@ async function info(ctx: Ctx) {
     // berth's own: every plugin, whether it can run here, and why not.
     BerthCgroupDriver: e.pluginName("limits"),
     BerthCgroupMode: e.host.cgroupMode,
+    BerthSocket: e.options.socket ?? "",
     BerthPlugins: plugins.map((p) => ({ Kind: p.kind, Name: p.name, Available: p.available, Default: p.isDefault, Reason: p.reason ?? "", Description: p.description })),
   });
 }

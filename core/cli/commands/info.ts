@@ -23,6 +23,7 @@ interface Info {
   Name: string;
   DockerRootDir: string;
   LoggingDriver: string;
+  BerthSocket: string;
   BerthPlugins: { Kind: string; Name: string; Available: boolean; Default: boolean; Reason: string }[];
 }
 
@@ -55,6 +56,7 @@ export const command: CommandDef = {
       `Total Memory: ${humanSize(i.MemTotal)}`,
       `Name: ${i.Name}`,
       `Berth Root Dir: ${i.DockerRootDir}`,
+      `API Socket: unix://${i.BerthSocket}`,
       "",
       "Plugins:",
     ];
