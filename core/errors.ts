@@ -67,16 +67,21 @@ const kindOfErrno: Record<string, ErrorKind> = {
   ENODEV: "NotSupported",
 };
 
-/** A failed system call: carries the errno, the call and the path it concerned. */
+/**
+ * A failed system call: carries the errno, the call and the path it concerned.
+ * `kind` overrides the errno's usual kind where a call gives it another sense
+ * (rtnetlink answers ENODEV for "no such interface").
+ */
 export class SysError extends BerthError {
   constructor(
     readonly call: string,
     readonly errno: number,
     readonly code: string,
     readonly subject?: string,
+    kind?: ErrorKind,
   ) {
     super(
-      kindOfErrno[code] ?? "Internal",
+      kind ?? kindOfErrno[code] ?? "Internal",
       `${call}${subject ? ` ${subject}` : ""}: ${code} (${strerror(code)})`,
     );
   }
@@ -111,6 +116,10 @@ export function strerror(code: string): string {
       EBADF: "bad file descriptor",
       ENOTSUP: "operation not supported",
       ENODATA: "no data available",
+      ERANGE: "numerical result out of range",
+      EADDRNOTAVAIL: "cannot assign requested address",
+      ENETUNREACH: "network is unreachable",
+      ENOBUFS: "no buffer space available",
     } as Record<string, string>
   )[code] ?? code.toLowerCase();
 }

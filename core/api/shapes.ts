@@ -1,7 +1,7 @@
 // The JSON shapes of the Docker Engine API that clients read: container
 // inspect and list, image inspect, list and history, volumes, exec.
 import type { Engine } from "../engine/engine.ts";
-import type { ContainerRecord, ImageRecord, VolumeRecord } from "../engine/types.ts";
+import type { ContainerRecord, EndpointRecord, ImageRecord, NetworkRecord, VolumeRecord } from "../engine/types.ts";
 import { humanDuration } from "../cli/format.ts";
 
 const seconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
@@ -69,30 +69,73 @@ function mountJSON(m: ContainerRecord["Mounts"][number]) {
     : { Type: m.Type, Source: m.Source, Destination: m.Destination, Mode: m.Mode, RW: m.RW, Propagation: m.Propagation };
 }
 
-function networkSettings(c: ContainerRecord) {
+/** NetworkSettings as Docker shows it: the endpoints by network name, the first one also at the top level. */
+export function networkSettings(c: ContainerRecord) {
   const mode = c.HostConfig.NetworkMode ?? "none";
+  const networks: Record<string, unknown> = {};
+  for (const [name, e] of Object.entries(c.NetworkSettings.Networks)) networks[name] = endpointJSON(e);
+  const first = Object.values(c.NetworkSettings.Networks)[0];
   return {
     Bridge: "",
-    SandboxID: "",
+    SandboxID: c.State.Running ? c.Id : "",
     HairpinMode: false,
     LinkLocalIPv6Address: "",
     LinkLocalIPv6PrefixLen: 0,
-    Ports: {},
+    Ports: c.State.Running ? c.NetworkSettings.Ports : {},
     SandboxKey: c.State.Running && mode !== "host" ? `/proc/${c.State.Pid}/ns/net` : "",
     SecondaryIPAddresses: null,
     SecondaryIPv6Addresses: null,
-    EndpointID: "",
-    Gateway: "",
+    EndpointID: first?.EndpointID ?? "",
+    Gateway: first?.Gateway ?? "",
     GlobalIPv6Address: "",
     GlobalIPv6PrefixLen: 0,
-    IPAddress: "",
-    IPPrefixLen: 0,
+    IPAddress: first?.IPAddress ?? "",
+    IPPrefixLen: first?.IPPrefixLen ?? 0,
     IPv6Gateway: "",
-    MacAddress: "",
-    Networks: {
-      [mode]: { IPAMConfig: null, Links: null, Aliases: null, NetworkID: mode, EndpointID: "", Gateway: "", IPAddress: "", IPPrefixLen: 0, IPv6Gateway: "", GlobalIPv6Address: "", GlobalIPv6PrefixLen: 0, MacAddress: "", DriverOpts: null },
-    },
+    MacAddress: first?.MacAddress ?? "",
+    Networks: networks,
   };
+}
+
+export function endpointJSON(e: EndpointRecord) {
+  return {
+    IPAMConfig: e.IPAMConfig,
+    Links: null,
+    Aliases: e.Aliases,
+    MacAddress: e.MacAddress,
+    NetworkID: e.NetworkID,
+    EndpointID: e.EndpointID,
+    Gateway: e.Gateway,
+    IPAddress: e.IPAddress,
+    IPPrefixLen: e.IPPrefixLen,
+    IPv6Gateway: "",
+    GlobalIPv6Address: "",
+    GlobalIPv6PrefixLen: 0,
+    DriverOpts: null,
+    DNSNames: null,
+  };
+}
+
+/** The Ports of a list entry: [{IP, PrivatePort, PublicPort, Type}], or just {PrivatePort, Type} when only exposed. */
+export function portList(c: ContainerRecord) {
+  const out: { IP?: string; PrivatePort: number; PublicPort?: number; Type: string }[] = [];
+  const ports = c.State.Running ? c.NetworkSettings.Ports : Object.fromEntries(Object.keys(c.Config.ExposedPorts ?? {}).map((k) => [k, null]));
+  for (const [key, bindings] of Object.entries(ports)) {
+    const [port, type = "tcp"] = key.split("/");
+    if (!bindings?.length) out.push({ PrivatePort: Number(port), Type: type });
+    for (const b of bindings ?? []) out.push({ IP: b.HostIp, PrivatePort: Number(port), PublicPort: Number(b.HostPort), Type: type });
+  }
+  return out;
+}
+
+/** GET /networks/{id}: the network, with its running containers when asked. */
+export function networkJSON(n: NetworkRecord, containers: ContainerRecord[] = []) {
+  const members: Record<string, unknown> = {};
+  for (const c of containers) {
+    const e = Object.values(c.NetworkSettings.Networks).find((x) => x.NetworkID === n.Id && x.EndpointID);
+    if (e) members[c.Id] = { Name: c.Name.slice(1), EndpointID: e.EndpointID, MacAddress: e.MacAddress, IPv4Address: e.IPAddress ? `${e.IPAddress}/${e.IPPrefixLen}` : "", IPv6Address: "" };
+  }
+  return { ...n, ConfigFrom: { Network: "" }, ConfigOnly: false, Containers: members };
 }
 
 /** The STATUS column: "Up 3 seconds (healthy)", "Exited (0) 2 minutes ago", "Created", ... */
@@ -123,7 +166,7 @@ export function containerSummaryBase(c: ContainerRecord) {
     ImageID: c.Image,
     Command: [c.Path, ...c.Args].join(" "),
     Created: seconds(c.Created),
-    Ports: [],
+    Ports: portList(c),
     Labels: c.Config.Labels ?? {},
     State: c.State.Status,
     HostConfig: { NetworkMode: c.HostConfig.NetworkMode ?? "none" },

@@ -8,6 +8,7 @@ import { createApiServer } from "../api/server.ts";
 import { apiRouter } from "../api/routes/index.ts";
 import { helpText, parseArgs, UsageError, type FlagDef } from "../cli/args.ts";
 import { DEFAULT_ROOT, defaultSocket, Engine } from "../engine/engine.ts";
+import { initNetworks, sweepNetworks } from "../engine/networks.ts";
 import { recover } from "../engine/recover.ts";
 import { BerthError } from "../errors.ts";
 import { libcSys } from "../sys/libc.ts";
@@ -61,7 +62,10 @@ async function main() {
   });
   // Refuse to start with a plugin that cannot run, rather than fail at the first container.
   await Promise.all([engine.plugin("isolation"), engine.plugin("limits"), engine.storage(), engine.plugin("volume")]);
+  await initNetworks(engine);
   await recover(engine);
+  await sweepNetworks(engine);
+  await engine.discovery.networksChanged();
   trace("berthd: recovered");
 
   const server = createApiServer(engine, apiRouter());
@@ -77,6 +81,7 @@ async function main() {
 
   const shutdown = () => {
     server.close();
+    engine.discovery.close();
     rmSync(socket, { force: true });
     rmSync(`${root}/berthd.pid`, { force: true });
     closeSync(lockFd);

@@ -9,6 +9,7 @@ import { parseBinds, parseTmpfs } from "./mounts.ts";
 import { randomName } from "./names.ts";
 import { newState, type ContainerConfig, type ContainerRecord, type CreateRequest, type HostConfig, type MountPoint } from "./types.ts";
 import { createAnonymousVolume, ensureVolume } from "./volumes.ts";
+import { findNetwork, initialEndpoints, resolveNetworkMode } from "./networks.ts";
 
 const NAME = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 const RESTART_POLICIES = ["", "no", "always", "unless-stopped", "on-failure"];
@@ -22,8 +23,8 @@ export async function createContainer(engine: Engine, req: CreateRequest, name?:
   const image = images.resolve(req.Image);
   const host: HostConfig = { ...(req.HostConfig ?? {}) };
 
-  const networkMode = !host.NetworkMode || host.NetworkMode === "default" ? engine.pluginName("network")! : host.NetworkMode;
-  await engine.plugin("network", networkMode); // an unknown network is refused now, as Docker does
+  // An unknown network or container is refused now, as Docker does.
+  const { mode: networkMode, network } = resolveContainerNetwork(engine, host.NetworkMode);
   checkRestartPolicy(host);
   checkSupported(host as HostConfig & Record<string, unknown>);
   const logConfig = checkLogConfig(host);
@@ -84,6 +85,7 @@ export async function createContainer(engine: Engine, req: CreateRequest, name?:
     Args: args.slice(1),
     Config: config,
     HostConfig: { ...host, NetworkMode: networkMode, LogConfig: logConfig },
+    NetworkSettings: { Networks: initialEndpoints(network, req.NetworkingConfig?.EndpointsConfig), Ports: {} },
     State: newState(),
     Mounts: [],
     Driver: storageName,
@@ -170,11 +172,7 @@ function checkSupported(host: HostConfig & Record<string, unknown>) {
     ["Privileged", "--privileged"],
     ["SecurityOpt", "--security-opt"],
     ["Devices", "--device"],
-    ["PortBindings", "-p/--publish"],
     ["Links", "--link"],
-    ["Dns", "--dns"],
-    ["DnsSearch", "--dns-search"],
-    ["ExtraHosts", "--add-host"],
     ["UsernsMode", "--userns"],
     ["PidMode", "--pid"],
     ["IpcMode", "--ipc"],
@@ -184,6 +182,17 @@ function checkSupported(host: HostConfig & Record<string, unknown>) {
     const set = Array.isArray(v) ? v.length > 0 : v && typeof v === "object" ? Object.keys(v).length > 0 : !!v;
     if (set) throw notSupported(`${flag} (HostConfig.${field}) is not supported by berth yet`, "run the container without it");
   }
+}
+
+/** NetworkMode as recorded ("bridge", a network's name, "host", "none", "container:<ref>") and its network. */
+function resolveContainerNetwork(engine: Engine, mode: string | undefined) {
+  if (mode?.startsWith("container:")) {
+    engine.container(mode.slice("container:".length)); // it must exist
+    return { mode };
+  }
+  if ((!mode || mode === "default") && !engine.db.listNetworks().some((n) => n.Name === "bridge")) return resolveNetworkMode(engine, "none");
+  const r = resolveNetworkMode(engine, mode);
+  return { mode: r.mode, network: r.network ?? findNetwork(engine, r.mode) };
 }
 
 function checkRestartPolicy(host: HostConfig) {

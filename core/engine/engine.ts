@@ -12,6 +12,7 @@ import { ContentStore } from "../images/blobs.ts";
 import { ImageStore } from "../images/store.ts";
 import { Registry, type Contracts, type Plugin, type PluginKind } from "../registry.ts";
 import { StateDB } from "../state/db.ts";
+import { Discovery } from "./discovery.ts";
 import { EventLog, type EventType } from "./events.ts";
 import type { ContainerRecord, ExecRecord } from "./types.ts";
 import { defaultExecRoot } from "../location.ts";
@@ -39,7 +40,7 @@ export const PLUGIN_PREFERENCE: Record<PluginKind, string[]> = {
   isolation: ["namespaces"],
   limits: ["cgroup-v2", "cgroup-v1"],
   storage: ["overlay", "vfs"],
-  network: ["none"],
+  network: ["bridge", "none"],
   volume: ["local"],
 };
 
@@ -83,6 +84,7 @@ export class Engine {
   readonly containers = new Map<string, ContainerRecord>();
   readonly runtime = new Map<string, Runtime>();
   readonly execs = new Map<string, ExecSession>();
+  readonly discovery = new Discovery(this);
   private readonly byName = new Map<string, string>();
   private readonly listCache = new Map<string, string>();
   /** list()'s order, until a container comes or goes (creation times never change). */
@@ -99,7 +101,10 @@ export class Engine {
     this.db = new StateDB(`${root}/state.db`);
     this.blobs = new ContentStore(`${root}/blobs`);
     this.events = new EventLog(this.db);
-    for (const c of this.db.listContainers()) this.track(c);
+    for (const c of this.db.listContainers()) {
+      c.NetworkSettings ??= { Networks: {}, Ports: {} }; // records from before networks existed
+      this.track(c);
+    }
   }
 
   static open(options: EngineOptions): Engine {

@@ -61,8 +61,8 @@ export async function releaseResources(engine: Engine, rec: ContainerRecord) {
   await (await engine.plugin("limits")).remove(id);
   // Its execs died with the cgroup: wait (at most 10 s) until their monitors are gone and their files removed.
   await Promise.race([Promise.all(engine.rt(id).execs), Bun.sleep(10_000)]);
-  const network = await engine.plugin("network", rec.HostConfig.NetworkMode).catch(() => undefined);
-  await network?.detach(id);
+  const { detachEndpoints } = await import("./networks.ts");
+  await detachEndpoints(engine, rec, engine.netnsPath(id), true);
   removeNetns(libcSys, engine.netnsPath(id));
   const { unmountVolumes } = await import("./start.ts");
   await unmountVolumes(engine, rec);

@@ -7,8 +7,7 @@ import { hostname as hostHostname } from "node:os";
 import { containerCapabilities } from "../caps.ts";
 import type { AttachStream, MountSpec, SandboxSpec } from "../contracts/isolation.ts";
 import type { Resources } from "../contracts/limits.ts";
-import type { Attachment } from "../contracts/network.ts";
-import { failedPrecondition, notModified, StartError } from "../errors.ts";
+import { conflict, failedPrecondition, invalidArgument, notFound, notModified, StartError } from "../errors.ts";
 import { processStartTime } from "../proc.ts";
 import { createNetns, removeNetns } from "../sys/netns.ts";
 import { libcSys } from "../sys/libc.ts";
@@ -19,6 +18,7 @@ import {
 } from "./defaults.ts";
 import type { Engine } from "./engine.ts";
 import { handleExit } from "./exit.ts";
+import { attachEndpoints, detachEndpoints, pluginOf } from "./networks.ts";
 import { startHealthChecks } from "./health.ts";
 import { bindToMountSpec, parseTmpfs, sortByDepth } from "./mounts.ts";
 import type { ContainerRecord, HostConfig } from "./types.ts";
@@ -31,28 +31,17 @@ export async function startContainer(engine: Engine, rec: ContainerRecord): Prom
   if (rt.restartTimer) clearTimeout(rt.restartTimer);
   rt.restartTimer = undefined;
   const storage = await engine.storage(rec.Driver);
-  const [limits, isolation, network] = await Promise.all([
-    engine.plugin("limits"),
-    engine.plugin("isolation"),
-    engine.plugin("network", rec.HostConfig.NetworkMode),
-  ]);
+  const [limits, isolation] = await Promise.all([engine.plugin("limits"), engine.plugin("isolation")]);
   trace("start: plugins");
   const undo: (() => unknown)[] = [];
   try {
     const rootfs = await storage.mount(id);
     undo.push(() => storage.unmount(id));
 
-    let netnsPath: string | undefined;
-    if (network.namespace === "private") {
-      netnsPath = engine.netnsPath(id);
-      createNetns(libcSys, netnsPath);
-      undo.push(() => removeNetns(libcSys, netnsPath!));
-    }
-    const attachment = await network.attach(id, netnsPath ?? null);
-    undo.push(() => network.detach(id));
-
-    const hostname = network.namespace === "host" ? hostHostname() : rec.Config.Hostname || id.slice(0, 12);
-    const etcMounts = writeEtcFiles(engine.containerDir(id), hostname, attachment, network.namespace === "private");
+    const net = await startNetwork(engine, rec, undo);
+    const etcMounts = net.shareFrom ? sharedEtcFiles(engine, net.shareFrom) : writeEtcFiles(engine, rec, net);
+    const hostname = net.hostname;
+    const netnsPath = net.netnsPath;
     const volumeMounts = await mountVolumes(engine, rec, rootfs);
     undo.push(() => unmountVolumes(engine, rec));
 
@@ -160,23 +149,88 @@ export function resourcesOf(h: HostConfig): Resources {
   };
 }
 
-/** /etc/hostname, /etc/hosts and /etc/resolv.conf of the container, bound in at start. */
-function writeEtcFiles(dir: string, hostname: string, net: Attachment, privateNet: boolean): MountSpec[] {
-  const hosts = net.useHostFiles ? readOr("/etc/hosts") : [...HOSTS_HEADER, ...net.hostsEntries].join("\n") + "\n";
-  let resolv = readOr("/etc/resolv.conf");
-  if (privateNet) {
-    // The host's loopback resolvers cannot be reached from another namespace.
-    resolv = resolv.split("\n").filter((l) => !/^\s*nameserver\s+(127\.|::1\b)/.test(l)).join("\n");
+interface StartedNetwork {
+  /** The namespace to join; undefined shares the host's. */
+  netnsPath?: string;
+  hostname: string;
+  /** Use the host's /etc/hosts and /etc/resolv.conf (host networking). */
+  useHostFiles: boolean;
+  hostsEntries: string[];
+  /** The nameserver berth's DNS answers on for this container. */
+  nameserver?: string;
+  /** container:<ref>: the container whose namespace and files it shares. */
+  shareFrom?: ContainerRecord;
+}
+
+/**
+ * The container's network: the host's, another container's (container:X),
+ * or a namespace of its own connected to its networks. What it sets up is
+ * pushed on `undo`.
+ */
+async function startNetwork(engine: Engine, rec: ContainerRecord, undo: (() => unknown)[]): Promise<StartedNetwork> {
+  const mode = rec.HostConfig.NetworkMode ?? "none";
+  if (mode.startsWith("container:")) {
+    const other = engine.container(mode.slice("container:".length));
+    const proc = engine.rt(other.Id).proc;
+    if (!proc) throw conflict(`cannot join network namespace of a non running container: ${other.Id}`);
+    return { netnsPath: `/proc/${proc.pid}/ns/net`, hostname: other.Config.Hostname || other.Id.slice(0, 12), useHostFiles: false, hostsEntries: [], shareFrom: other };
   }
-  writeFileSync(`${dir}/hostname`, `${hostname}\n`);
+  if (!Object.keys(rec.NetworkSettings.Networks).length) {
+    // A record from before networks existed, or one whose networks were all disconnected: its mode's network.
+    const { initialEndpoints, resolveNetworkMode, findNetwork } = await import("./networks.ts");
+    const r = resolveNetworkMode(engine, mode);
+    rec.NetworkSettings.Networks = initialEndpoints(r.network ?? findNetwork(engine, r.mode), undefined);
+  }
+  const primary = Object.values(rec.NetworkSettings.Networks)[0];
+  const network = primary && engine.db.listNetworks().find((n) => n.Id === primary.NetworkID);
+  if (!network) throw notFound(`network ${mode} not found`, `connect the container to an existing network (berth network connect NETWORK ${rec.Name.slice(1)})`);
+  const driver = await engine.plugin("network", pluginOf(network.Driver));
+  if (driver.namespace === "host") {
+    await attachEndpoints(engine, rec, null);
+    undo.push(() => detachEndpoints(engine, rec, null));
+    return { hostname: hostHostname(), useHostFiles: true, hostsEntries: [] };
+  }
+  const netnsPath = engine.netnsPath(rec.Id);
+  createNetns(libcSys, netnsPath);
+  undo.push(() => removeNetns(libcSys, netnsPath));
+  const hostsEntries = await attachEndpoints(engine, rec, netnsPath);
+  undo.push(() => detachEndpoints(engine, rec, netnsPath, true)); // the namespace goes next
+  return { netnsPath, hostname: rec.Config.Hostname || rec.Id.slice(0, 12), useHostFiles: false, hostsEntries, nameserver: engine.discovery.nameserverFor(primary.Gateway) };
+}
+
+/** /etc/hostname, /etc/hosts and /etc/resolv.conf of the container, bound in at start. */
+function writeEtcFiles(engine: Engine, rec: ContainerRecord, net: StartedNetwork): MountSpec[] {
+  const dir = engine.containerDir(rec.Id);
+  const h = rec.HostConfig;
+  const extra = (h.ExtraHosts ?? []).map((e) => {
+    const i = e.lastIndexOf(":");
+    if (i <= 0) throw invalidArgument(`invalid --add-host "${e}": use HOST:IP`);
+    return `${e.slice(i + 1)}\t${e.slice(0, i)}`;
+  });
+  const hosts = net.useHostFiles ? readOr("/etc/hosts") : [...HOSTS_HEADER, ...net.hostsEntries, ...extra].join("\n") + "\n";
+  const host = readOr("/etc/resolv.conf").split("\n");
+  let resolv: string[];
+  if (net.useHostFiles) resolv = host;
+  else {
+    // The host's loopback resolvers cannot be reached from another namespace: berth's DNS forwards to them.
+    const nameservers = h.Dns?.length ? h.Dns : net.nameserver ? [net.nameserver] : host.flatMap((l) => /^\s*nameserver\s+(\S+)/.exec(l)?.slice(1) ?? []).filter((s) => !/^(127\.|::1$)/.test(s));
+    const search = h.DnsSearch?.length ? [`search ${h.DnsSearch.join(" ")}`] : host.filter((l) => /^\s*(search|domain)\s/.test(l));
+    const options = h.DnsOptions?.length ? [`options ${h.DnsOptions.join(" ")}`] : host.filter((l) => /^\s*options\s/.test(l));
+    resolv = [...nameservers.map((s) => `nameserver ${s}`), ...search, ...options, ""];
+  }
+  writeFileSync(`${dir}/hostname`, `${net.hostname}\n`);
   writeFileSync(`${dir}/hosts`, hosts);
-  writeFileSync(`${dir}/resolv.conf`, resolv);
-  return ["resolv.conf", "hostname", "hosts"].map((f) => ({
-    type: "bind",
-    source: `${dir}/${f}`,
-    destination: `/etc/${f}`,
-    options: ["rbind", "rprivate"],
-  }));
+  writeFileSync(`${dir}/resolv.conf`, resolv.join("\n"));
+  return etcBinds(dir);
+}
+
+/** container:<ref> shares the other container's files. */
+function sharedEtcFiles(engine: Engine, other: ContainerRecord): MountSpec[] {
+  return etcBinds(engine.containerDir(other.Id));
+}
+
+function etcBinds(dir: string): MountSpec[] {
+  return ["resolv.conf", "hostname", "hosts"].map((f) => ({ type: "bind", source: `${dir}/${f}`, destination: `/etc/${f}`, options: ["rbind", "rprivate"] }));
 }
 
 /** The environment of the container's processes: Docker's defaults, then the container's own. */

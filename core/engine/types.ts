@@ -87,6 +87,16 @@ export interface HostConfig {
   LogConfig?: LogConfig;
   /** The tty's size when the container starts: [rows, columns]. */
   ConsoleSize?: [number, number] | null;
+  /** -p: {"80/tcp": [{HostIp: "", HostPort: "8080"}]} ("" HostPort: pick a free one). */
+  PortBindings?: Record<string, { HostIp?: string; HostPort?: string }[] | null> | null;
+  /** -P: publish every exposed port on a free host port. */
+  PublishAllPorts?: boolean;
+  /** --add-host HOST:IP lines for /etc/hosts. */
+  ExtraHosts?: string[] | null;
+  /** --dns, --dns-search, --dns-option: the container's resolv.conf instead of berth's DNS. */
+  Dns?: string[] | null;
+  DnsSearch?: string[] | null;
+  DnsOptions?: string[] | null;
   /** --mount style mounts (type volume, bind or tmpfs). */
   Mounts?: { Type: "volume" | "bind" | "tmpfs"; Source?: string; Target: string; ReadOnly?: boolean; VolumeOptions?: { NoCopy?: boolean; Labels?: Record<string, string> } }[] | null;
 }
@@ -94,6 +104,14 @@ export interface HostConfig {
 /** A create request: POST /containers/create's body. */
 export interface CreateRequest extends ContainerConfig {
   HostConfig?: HostConfig;
+  /** --network's endpoint settings: {"mynet": {IPAMConfig: {IPv4Address}, Aliases}}. */
+  NetworkingConfig?: { EndpointsConfig?: Record<string, EndpointSettings> | null } | null;
+}
+
+/** What a client asks of an endpoint (create's NetworkingConfig, network connect's EndpointConfig). */
+export interface EndpointSettings {
+  IPAMConfig?: { IPv4Address?: string } | null;
+  Aliases?: string[] | null;
 }
 
 export type ContainerStatus = "created" | "running" | "paused" | "restarting" | "removing" | "exited" | "dead";
@@ -169,6 +187,8 @@ export interface ContainerRecord {
   MonitorPid?: number;
   /** Still being created: a record left like this by a crash is removed at the next start. */
   Creating?: boolean;
+  /** Endpoints by network name, and the ports published while it runs. */
+  NetworkSettings: { Networks: Record<string, EndpointRecord>; Ports: PortMap };
 }
 
 /** A `docker exec` session. */
@@ -187,6 +207,41 @@ export interface ExecRecord {
   Env: string[];
   WorkingDir: string;
 }
+
+/** Docker's network object (GET /networks/{id}), as berth keeps it. */
+export interface NetworkRecord {
+  Name: string;
+  Id: string;
+  Created: string;
+  Scope: "local";
+  Driver: string;
+  EnableIPv6: false;
+  IPAM: { Driver: "default"; Options: Record<string, string> | null; Config: { Subnet: string; Gateway: string }[] };
+  Internal: boolean;
+  Attachable: boolean;
+  Ingress: false;
+  Options: Record<string, string>;
+  Labels: Record<string, string>;
+}
+
+/** A container's endpoint on a network (NetworkSettings.Networks.<name>), kept across restarts. */
+export interface EndpointRecord {
+  NetworkID: string;
+  /** Asked for with --ip / IPAMConfig.IPv4Address: kept for every start. */
+  IPAMConfig: { IPv4Address?: string } | null;
+  Aliases: string[] | null;
+  /** Set while the container runs (the address is given back at its end). */
+  EndpointID: string;
+  IPAddress: string;
+  IPPrefixLen: number;
+  Gateway: string;
+  MacAddress: string;
+  /** berth's: the interface in the container (eth0, eth1, ...), while it runs. */
+  Interface?: string;
+}
+
+/** Published ports as Docker lists them: {"80/tcp": [{HostIp: "0.0.0.0", HostPort: "8080"}]}; null for exposed only. */
+export type PortMap = Record<string, { HostIp: string; HostPort: string }[] | null>;
 
 /** Docker's volume object. */
 export interface VolumeRecord {

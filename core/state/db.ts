@@ -2,7 +2,7 @@
 // Images, tags, layers and containers; every change is a transaction.
 import { Database } from "bun:sqlite";
 import { byteOrder } from "../compare.ts";
-import type { ContainerRecord, ImageRecord, VolumeRecord } from "../engine/types.ts";
+import type { ContainerRecord, ImageRecord, NetworkRecord, VolumeRecord } from "../engine/types.ts";
 
 const MIGRATIONS = [
   `CREATE TABLE images (
@@ -37,6 +37,10 @@ const MIGRATIONS = [
      time_nano INTEGER NOT NULL,
      event TEXT NOT NULL);
    CREATE INDEX events_time ON events(time_nano);`,
+  `CREATE TABLE networks (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL UNIQUE,
+     record TEXT NOT NULL);`,
 ];
 
 export interface LayerRow {
@@ -195,6 +199,20 @@ export class StateDB {
 
   deleteVolume(name: string) {
     this.db.query("DELETE FROM volumes WHERE name = ?").run(name);
+  }
+
+  // ------------------------------------------------------------ networks
+
+  putNetwork(n: NetworkRecord) {
+    this.db.query("INSERT OR REPLACE INTO networks (id, name, record) VALUES (?, ?, ?)").run(n.Id, n.Name, JSON.stringify(n));
+  }
+
+  listNetworks(): NetworkRecord[] {
+    return (this.db.query("SELECT record FROM networks ORDER BY name").all() as { record: string }[]).map((r) => JSON.parse(r.record));
+  }
+
+  deleteNetwork(id: string) {
+    this.db.query("DELETE FROM networks WHERE id = ?").run(id);
   }
 
   // ------------------------------------------------------------ events

@@ -4,6 +4,8 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync } from "node:fs";
 import { parseMountinfo, probeHost } from "../../core/host.ts";
 import { defaultExecRoot, defaultSocket } from "../../core/location.ts";
+import { Database } from "bun:sqlite";
+import { rootNames } from "../../plugins/network/bridge/names.ts";
 
 export const REPO = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 export const BERTH = `${REPO}/bin/berth`;
@@ -112,9 +114,56 @@ export function processesMatching(needle: string): number[] {
   return out;
 }
 
-/** What this root left behind on the host: mounts, cgroups, netns files, monitors. */
+interface IpLink {
+  ifname: string;
+  ifindex: number;
+  master?: string;
+  linkinfo?: { info_kind?: string };
+}
+
+/** This root's bridges (its default one and the user networks') and the veths on them. */
+export function rootLinks(t: TestRoot): { bridges: string[]; veths: string[] } {
+  const links = JSON.parse(Bun.spawnSync(["ip", "-d", "-j", "link"]).stdout.toString() || "[]") as IpLink[];
+  const { defaultBridge } = rootNames(t.root);
+  const userBridges = new Set(netIds(t).map((id) => `br-${id.slice(0, 12)}`));
+  const bridges = links.filter((l) => l.ifname === defaultBridge || userBridges.has(l.ifname)).map((l) => l.ifname);
+  const veths = links.filter((l) => l.master && bridges.includes(l.master)).map((l) => l.ifname);
+  return { bridges, veths };
+}
+
+/** IDs of this root's networks, from its state database (read-only). */
+function netIds(t: TestRoot): string[] {
+  if (!existsSync(`${t.root}/state.db`)) return [];
+  const db = new Database(`${t.root}/state.db`, { readonly: true });
+  try {
+    return (db.query("SELECT id FROM networks").all() as { id: string }[]).map((r) => r.id);
+  } catch {
+    return []; // before the networks table existed
+  } finally {
+    db.close();
+  }
+}
+
+/** Elements of this root's nftables maps (published ports). */
+export function portRules(t: TestRoot): string[] {
+  const r = Bun.spawnSync(["nft", "-j", "list", "table", "ip", rootNames(t.root).table]);
+  if (r.exitCode !== 0) return [];
+  type Item = { map?: { name: string; elem?: unknown[] } };
+  return ((JSON.parse(r.stdout.toString()).nftables ?? []) as Item[]).flatMap((i) => (i.map?.elem ?? []).map((e) => `${i.map!.name} ${JSON.stringify(e)}`));
+}
+
+/** What this root left behind on the host: mounts, cgroups, netns files, monitors, veths, user bridges, port rules. */
 export function leaks(t: TestRoot): string[] {
   const found: string[] = [];
+  // A container's veth pair goes with its namespace, which the kernel frees a few ms after the container ends.
+  let { bridges, veths } = rootLinks(t);
+  for (let i = 0; i < 200 && veths.length; i++) {
+    Bun.sleepSync(10);
+    ({ bridges, veths } = rootLinks(t));
+  }
+  for (const v of veths) found.push(`veth ${v}`);
+  for (const b of bridges) if (b !== rootNames(t.root).defaultBridge) found.push(`bridge ${b} (a network left behind)`);
+  for (const p of portRules(t)) found.push(`port rule ${p}`);
   for (const m of parseMountinfo(readFileSync("/proc/self/mountinfo", "utf8"))) {
     if (m.mountpoint.startsWith(t.root) || m.mountpoint.startsWith(`${t.execRoot}/`)) found.push(`mount ${m.mountpoint}`);
   }
@@ -149,15 +198,26 @@ export async function stopDaemon(t: TestRoot, signal: "SIGTERM" | "SIGKILL" = "S
   for (let i = 0; i < 500 && existsSync(`/proc/${pid}`) && !readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z "); i++) await Bun.sleep(10);
 }
 
-/** Remove every container and volume, stop the daemon, and delete the root and its cgroup parent. */
+/**
+ * Remove every container, volume and network, stop the daemon, and delete
+ * the root, its cgroup parent, its default bridge and its nftables table
+ * (which a daemon keeps when it stops, as Docker keeps docker0).
+ */
 export async function removeRoot(t: TestRoot) {
   if (daemonPid(t)) {
     const ids = (await berth(t, ["ps", "-aq"])).stdout.trim().split("\n").filter(Boolean);
     if (ids.length) await berth(t, ["rm", "-fv", ...ids]);
     const vols = (await berth(t, ["volume", "ls", "-q"])).stdout.trim().split("\n").filter(Boolean);
     if (vols.length) await berth(t, ["volume", "rm", "-f", ...vols]);
+    await berth(t, ["network", "prune", "-f"]);
     await stopDaemon(t);
   }
+  const { table, defaultBridge } = rootNames(t.root);
+  for (const b of rootLinks(t).bridges) Bun.spawnSync(["ip", "link", "del", b]);
+  if (Bun.spawnSync(["ip", "link", "show", defaultBridge], { stderr: "ignore" }).exitCode === 0) Bun.spawnSync(["ip", "link", "del", defaultBridge]);
+  Bun.spawnSync(["nft", "delete", "table", "ip", table], { stderr: "ignore" });
+  const dockerUser = Bun.spawnSync(["nft", "-a", "list", "chain", "ip", "filter", "DOCKER-USER"], { stderr: "ignore" }).stdout.toString();
+  for (const m of dockerUser.matchAll(new RegExp(`comment "berth:${table}" # handle (\\d+)`, "g"))) Bun.spawnSync(["nft", "delete", "rule", "ip", "filter", "DOCKER-USER", "handle", m[1]!]);
   for (const m of parseMountinfo(readFileSync("/proc/self/mountinfo", "utf8")).reverse()) {
     if (m.mountpoint.startsWith(t.root) || m.mountpoint.startsWith(`${t.execRoot}/`)) Bun.spawnSync(["umount", "-l", m.mountpoint]);
   }

@@ -2,6 +2,7 @@ import { Router } from "../server.ts";
 import { containerRoutes } from "./containers.ts";
 import { execRoutes } from "./exec.ts";
 import { imageRoutes } from "./images.ts";
+import { networkRoutes } from "./networks.ts";
 import { systemRoutes } from "./system.ts";
 import { volumeRoutes } from "./volumes.ts";
 
@@ -12,5 +13,6 @@ export function apiRouter(): Router {
   execRoutes(r);
   imageRoutes(r);
   volumeRoutes(r);
+  networkRoutes(r);
   return r;
 }

@@ -21,8 +21,7 @@ export function systemRoutes(r: Router) {
   r.on("GET", "/info", info);
   r.on("GET", "/events", events);
   r.on("GET", "/system/df", df);
-  // Nothing to prune yet: berth has no user networks or build cache before those issues land.
-  r.on("POST", "/networks/prune", (ctx) => json(ctx.res, 200, { NetworksDeleted: [] }));
+  // Nothing to prune: berth has no build cache before the builder lands.
   r.on("POST", "/build/prune", (ctx) => json(ctx.res, 200, { CachesDeleted: [], SpaceReclaimed: 0 }));
 }
 

@@ -22,7 +22,16 @@ export const CREATE_FLAGS: FlagDef[] = [
   { name: "tmpfs", kind: "list", help: "Mount a tmpfs directory (/path[:options])" },
   { name: "read-only", kind: "bool", help: "Mount the container's root filesystem as read only" },
   { name: "entrypoint", kind: "string", help: "Overwrite the default ENTRYPOINT of the image" },
-  { name: "network", kind: "string", valueName: "network", aliases: ["net"], help: "Connect a container to a network: none or host" },
+  { name: "network", kind: "string", valueName: "network", aliases: ["net"], help: "Connect a container to a network: bridge (the default), a network's name, host, none or container:<name|id>" },
+  { name: "ip", kind: "string", valueName: "address", help: "IPv4 address on the network (user-defined networks)" },
+  { name: "network-alias", kind: "list", help: "Add a network-scoped alias for the container (other containers resolve it)" },
+  { name: "publish", short: "p", kind: "list", help: "Publish a container's port(s) to the host: [ip:][hostPort:]containerPort[/tcp|udp]" },
+  { name: "publish-all", short: "P", kind: "bool", help: "Publish all exposed ports to free host ports" },
+  { name: "expose", kind: "list", help: "Expose a port or a range of ports" },
+  { name: "add-host", kind: "list", help: "Add a custom host-to-IP mapping (host:ip)" },
+  { name: "dns", kind: "list", help: "Set custom DNS servers (instead of berth's embedded DNS)" },
+  { name: "dns-search", kind: "list", help: "Set custom DNS search domains" },
+  { name: "dns-option", kind: "list", help: "Set DNS options" },
   { name: "memory", short: "m", kind: "string", valueName: "bytes", help: "Memory limit" },
   { name: "memory-swap", kind: "string", valueName: "bytes", help: "Swap limit equal to memory plus swap: '-1' to enable unlimited swap" },
   { name: "cpus", kind: "string", valueName: "decimal", help: "Number of CPUs" },
@@ -98,6 +107,12 @@ export function createRequest(flags: ParsedFlags, args: string[]): CreateRequest
     PidsLimit: num("pids-limit"),
     BlkioWeight: num("blkio-weight"),
     Ulimits: flags.list("ulimit").map(parseUlimit),
+    PortBindings: portBindings(flags.list("publish")),
+    PublishAllPorts: flags.bool("publish-all"),
+    ExtraHosts: flags.list("add-host"),
+    Dns: flags.list("dns"),
+    DnsSearch: flags.list("dns-search"),
+    DnsOptions: flags.list("dns-option"),
     CapAdd: flags.list("cap-add"),
     CapDrop: flags.list("cap-drop"),
     // The terminal's size from the start, as the docker CLI sends it: no first frame at 0x0.
@@ -123,8 +138,63 @@ export function createRequest(flags: ParsedFlags, args: string[]): CreateRequest
     StopSignal: flags.string("stop-signal"),
     StopTimeout: num("stop-timeout"),
     Healthcheck: healthcheck(flags),
+    ExposedPorts: exposedPorts(flags.list("expose"), host.PortBindings ?? {}),
     HostConfig: host,
+    NetworkingConfig: endpointsConfig(flags),
   };
+}
+
+/** --ip and --network-alias: the settings of the endpoint on --network. */
+function endpointsConfig(flags: ParsedFlags): CreateRequest["NetworkingConfig"] {
+  const ip = flags.string("ip");
+  const aliases = flags.list("network-alias");
+  if (!ip && !aliases.length) return undefined;
+  const network = flags.string("network") ?? "bridge";
+  return { EndpointsConfig: { [network]: { IPAMConfig: ip ? { IPv4Address: ip } : null, Aliases: aliases.length ? aliases : null } } };
+}
+
+/** -p [ip:][hostPort:]containerPort[/proto], container ports as ranges too (8000-8002:80-82). */
+export function portBindings(specs: string[]): NonNullable<HostConfig["PortBindings"]> {
+  const out: NonNullable<HostConfig["PortBindings"]> = {};
+  for (const spec of specs) {
+    const [addr, proto = "tcp"] = spec.split("/") as [string, string?];
+    if (proto !== "tcp" && proto !== "udp") throw invalidArgument(`invalid proto "${proto}" in -p ${spec}: use tcp or udp`);
+    const parts = addr.split(":");
+    if (parts.length > 3) throw invalidArgument(`invalid -p ${spec}: use [ip:][hostPort:]containerPort[/tcp|udp]`);
+    const containerPart = parts.pop()!;
+    const hostPart = parts.pop() ?? "";
+    const ip = parts.pop() ?? "";
+    const range = (s: string) => {
+      const m = /^(\d+)(?:-(\d+))?$/.exec(s);
+      if (!m) throw invalidArgument(`invalid port "${s}" in -p ${spec}`);
+      const lo = Number(m[1]);
+      const hi = Number(m[2] ?? m[1]);
+      if (lo < 1 || hi > 65535 || lo > hi) throw invalidArgument(`invalid port range "${s}" in -p ${spec}`);
+      return Array.from({ length: hi - lo + 1 }, (_, i) => lo + i);
+    };
+    const cports = range(containerPart);
+    const hports = hostPart && hostPart !== "0" ? range(hostPart) : []; // "" or 0: a free port
+    if (hports.length > 1 && hports.length !== cports.length && cports.length !== 1) throw invalidArgument(`invalid ranges in -p ${spec}: the host and container ranges differ in size`);
+    cports.forEach((p, i) => {
+      // One container port with a host range: any free port of the range (as Docker does).
+      const hostPort = !hports.length ? "" : cports.length === 1 && hports.length > 1 ? hostPart : String(hports[i]);
+      (out[`${p}/${proto}`] ??= [])!.push({ HostIp: ip, HostPort: hostPort });
+    });
+  }
+  return out;
+}
+
+/** --expose ports, and every published port is exposed too. */
+function exposedPorts(specs: string[], published: NonNullable<HostConfig["PortBindings"]>): Record<string, object> | undefined {
+  const out: Record<string, object> = {};
+  for (const spec of specs) {
+    const [ports, proto = "tcp"] = spec.split("/") as [string, string?];
+    const m = /^(\d+)(?:-(\d+))?$/.exec(ports);
+    if (!m) throw invalidArgument(`invalid --expose ${spec}: use PORT[-PORT][/tcp|udp]`);
+    for (let p = Number(m[1]); p <= Number(m[2] ?? m[1]); p++) out[`${p}/${proto}`] = {};
+  }
+  for (const key of Object.keys(published)) out[key] = {};
+  return Object.keys(out).length ? out : undefined;
 }
 
 function keyValue(s: string): [string, string] {

@@ -18,6 +18,15 @@ interface Summary {
   Labels: Record<string, string>;
   Mounts: { Name?: string; Source: string }[];
   HostConfig: { NetworkMode: string };
+  Ports: { IP?: string; PrivatePort: number; PublicPort?: number; Type: string }[];
+  NetworkSettings?: { Networks?: Record<string, unknown> };
+}
+
+/** Docker's PORTS column: "0.0.0.0:8080->80/tcp, 53/udp". */
+export function portsText(ports: Summary["Ports"]): string {
+  return ports
+    .map((p) => (p.PublicPort ? `${p.IP ?? "0.0.0.0"}:${p.PublicPort}->${p.PrivatePort}/${p.Type}` : `${p.PrivatePort}/${p.Type}`))
+    .join(", ");
 }
 
 export const command: CommandDef = {
@@ -71,7 +80,9 @@ function psView(c: Summary, noTrunc: boolean) {
     },
     Status: c.Status,
     State: c.State,
-    Ports: "",
+    get Ports() {
+      return portsText(c.Ports ?? []);
+    },
     get Names() {
       return c.Names.map((n) => n.replace(/^\//, "")).join(",");
     },
@@ -82,7 +93,7 @@ function psView(c: Summary, noTrunc: boolean) {
       return c.Mounts.map((m) => m.Name ?? m.Source).join(",");
     },
     get Networks() {
-      return c.HostConfig.NetworkMode;
+      return Object.keys(c.NetworkSettings?.Networks ?? {}).join(",") || c.HostConfig.NetworkMode;
     },
   };
 }
