@@ -132,7 +132,7 @@ describe("plugins by name", () => {
     const r = await berth(t, ["info", "--format", "json"]);
     const info = JSON.parse(r.stdout);
     const names = info.BerthPlugins.map((p: { Kind: string; Name: string }) => `${p.Kind}/${p.Name}`).sort();
-    expect(names).toEqual(["isolation/namespaces", "limits/cgroup-v1", "limits/cgroup-v2", "network/host", "network/none", "storage/overlay", "storage/vfs", "volume/local"]);
+    expect(names).toEqual(["isolation/namespaces", "limits/cgroup-v1", "limits/cgroup-v2", "network/bridge", "network/container", "network/host", "network/none", "storage/overlay", "storage/vfs", "volume/local"]);
     for (const p of info.BerthPlugins) if (!p.Available) expect(p.Reason).not.toBe("");
     expect(info.BerthPlugins.filter((p: { Default: boolean; Kind: string }) => p.Default && p.Kind === "storage")).toHaveLength(1);
     expect(info.Driver).toBe("overlay");
@@ -148,7 +148,7 @@ describe("plugins by name", () => {
       expect(r.stdout).not.toContain("overlay");
       expect(leaks(vfs)).toEqual([]);
     } finally {
-      removeRoot(vfs);
+      await removeRoot(vfs);
     }
   });
 
@@ -159,9 +159,13 @@ describe("plugins by name", () => {
     expect(r.stderr).toContain('unknown storage plugin "zfs"');
     expect(r.stderr).toContain("overlay, vfs");
     await removeRoot(z);
-    const net = await berth(t, ["run", "--rm", "--network", "bridge", "bb", "true"]);
+    const net = await berth(t, ["run", "--rm", "--network", "nosuch", "bb", "true"]);
     expect(net.code).toBe(125);
-    expect(net.stderr).toContain('unknown network plugin "bridge"');
+    expect(net.stderr).toContain("network nosuch not found");
+    const driver = await berth(t, ["network", "create", "-d", "overlay2", "x"]);
+    expect(driver.code).toBe(1);
+    expect(driver.stderr).toContain('unknown network plugin "overlay2"');
+    expect(driver.stderr).toContain("bridge, host, none, container");
   });
 });
 

@@ -60,7 +60,7 @@ describe("bridge networks", () => {
     const r = await berth(t, ["run", "--rm", "--network", "app", "-v", `${tools}:/t:ro`, "bb", "sh", "-c",
       "wget -qO- http://web/hostname; wget -qO- http://www/hostname; ip=$(nslookup udp | awk '/^Address/ {a=$2} END {print a}'); /t/udp-echo send $ip 9000 ping"]);
     expect(r.stderr).toBe("");
-    expect(r.stdout).toBe(`${id.slice(0, 12)}\n${id.slice(0, 12)}\necho:ping\n`);
+    expect(r.stdout).toMatch(new RegExp(`^${id.slice(0, 12)}\n${id.slice(0, 12)}\necho from \\d+\\.\\d+\\.\\d+\\.\\d+: ping\n$`));
     // Two containers behind one alias: both addresses, in turn first.
     await httpd("web2", "--network", "app", "--network-alias", "www");
     const ips = (await ok(["inspect", "-f", "{{.NetworkSettings.Networks.app.IPAddress}}", "web", "web2"])).trim().split("\n").sort();
@@ -143,6 +143,35 @@ describe("bridge networks", () => {
     expect(r.code, r.stderr).toBe(0);
     await until("the kernel has freed the 200 namespaces and their veths", async () => rootLinks(t).veths.length === 0);
   }, 180_000);
+});
+
+describe("the way out", () => {
+  // A stand-in for the world outside: a namespace this test makes, joined to
+  // the host by a veth on a subnet of its own, running the UDP echo.
+  test("traffic leaving a network is masqueraded to the host's address; an --internal network has no way out; MTU and /etc files are the container's own", async () => {
+    const tag = Math.random().toString(16).slice(2, 8);
+    const ns = `berth-ext-${tag}`;
+    const sh = (cmd: string) => Bun.spawnSync(["sh", "-c", cmd], { stderr: "pipe" });
+    const net = `10.${200 + Math.floor(Math.random() * 50)}.${Math.floor(Math.random() * 250)}`;
+    const setup = sh(`ip netns add ${ns} && ip link add bxh${tag} type veth peer name bxn${tag} netns ${ns} && ip addr add ${net}.1/24 dev bxh${tag} && ip link set bxh${tag} up && ` +
+      `ip -n ${ns} addr add ${net}.2/24 dev bxn${tag} && ip -n ${ns} link set bxn${tag} up && ip -n ${ns} link set lo up`);
+    expect(setup.exitCode, setup.stderr.toString()).toBe(0);
+    const echo = Bun.spawn(["ip", "netns", "exec", ns, `${tools}/udp-echo`, "serve", "9100"], { stdout: "ignore", stderr: "ignore" });
+    try {
+      await ok(["network", "create", "-o", "com.docker.network.driver.mtu=1400", "out"]);
+      await ok(["network", "create", "--internal", "sealed"]);
+      const r = await ok(["run", "--rm", "--network", "out", "--hostname", "outbound", "-v", `${tools}:/t:ro`, "bb", "sh", "-c",
+        `/t/udp-echo send ${net}.2 9100 hello; cat /sys/class/net/eth0/mtu; hostname; grep -c outbound /etc/hosts; cat /etc/resolv.conf`]);
+      const gw = (await ok(["network", "inspect", "-f", "{{range .IPAM.Config}}{{.Gateway}}{{end}}", "out"])).trim();
+      expect(r).toBe(`echo from ${net}.1: hello\n1400\noutbound\n1\nnameserver ${gw}\n`);
+      const sealed = await berth(t, ["run", "--rm", "--network", "sealed", "-v", `${tools}:/t:ro`, "bb", "sh", "-c", `/t/udp-echo send ${net}.2 9100 hello || echo no way out`]);
+      expect(sealed.stdout).toBe("no way out\n");
+    } finally {
+      echo.kill();
+      await echo.exited;
+      sh(`ip link del bxh${tag}; ip netns del ${ns}`);
+    }
+  }, 60_000);
 });
 
 describe("published ports", () => {

@@ -1,5 +1,5 @@
 // A UDP echo for network tests, static so it runs in a busybox container.
-//   udp-echo serve PORT          answer every datagram with "echo:" + it
+//   udp-echo serve PORT          answer every datagram with "echo from SOURCE-IP: " + it
 //   udp-echo send IP PORT MSG    send MSG, print the answer, exit 0 (1 after 2 s without one)
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -20,11 +20,13 @@ int main(int argc, char **argv)
 		for (;;) {
 			struct sockaddr_in from;
 			socklen_t fl = sizeof from;
-			ssize_t n = recvfrom(s, buf + 5, sizeof buf - 5, 0, (struct sockaddr *)&from, &fl);
+			char in[1024];
+			ssize_t n = recvfrom(s, in, sizeof in - 1, 0, (struct sockaddr *)&from, &fl);
 			if (n < 0)
 				continue;
-			memcpy(buf, "echo:", 5);
-			sendto(s, buf, (size_t)n + 5, 0, (struct sockaddr *)&from, fl);
+			in[n] = 0;
+			int k = snprintf(buf, sizeof buf, "echo from %s: %s", inet_ntoa(from.sin_addr), in);
+			sendto(s, buf, (size_t)k, 0, (struct sockaddr *)&from, fl);
 		}
 	}
 	if (argc == 5 && !strcmp(argv[1], "send")) {

@@ -45,7 +45,7 @@ const df: CommandDef = {
 const prune: CommandDef = {
   name: "prune",
   usage: "system prune [OPTIONS]",
-  summary: "Remove stopped containers, dangling images (all unused with -a) and, with --volumes, unused anonymous volumes",
+  summary: "Remove stopped containers, unused networks, dangling images (all unused with -a) and, with --volumes, unused anonymous volumes",
   flags: [
     { name: "all", short: "a", kind: "bool", help: "Remove all unused images not just dangling ones" },
     { name: "volumes", kind: "bool", help: "Prune anonymous volumes" },
@@ -56,6 +56,7 @@ const prune: CommandDef = {
   async run({ flags, global }) {
     const removes = [
       "all stopped containers",
+      "all networks not used by at least one container",
       ...(flags.bool("volumes") ? ["all anonymous volumes not used by at least one container"] : []),
       flags.bool("all") ? "all images without at least one container associated to them" : "all dangling images",
     ];
@@ -67,6 +68,8 @@ const prune: CommandDef = {
     const c = await client.json<{ ContainersDeleted: string[] | null; SpaceReclaimed: number }>("POST", "/containers/prune", { query: { filters } });
     space += c.SpaceReclaimed;
     if (c.ContainersDeleted?.length) print(`Deleted Containers:\n${c.ContainersDeleted.join("\n")}\n\n`);
+    const n = await client.json<{ NetworksDeleted: string[] | null }>("POST", "/networks/prune");
+    if (n.NetworksDeleted?.length) print(`Deleted Networks:\n${n.NetworksDeleted.join("\n")}\n\n`);
     if (flags.bool("volumes")) {
       const v = await client.json<{ VolumesDeleted: string[] | null; SpaceReclaimed: number }>("POST", "/volumes/prune", { query: { filters } });
       space += v.SpaceReclaimed;
