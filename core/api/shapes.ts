@@ -176,12 +176,12 @@ export function containerSummaryBase(c: ContainerRecord) {
 }
 
 /** GET /images/json entries. */
-export function imageSummary(img: ImageRecord, tags: string[], containers: number) {
+export function imageSummary(img: ImageRecord, tags: string[], containers: number, digests: string[] = []) {
   return {
     Id: img.id,
     ParentId: "",
     RepoTags: tags,
-    RepoDigests: [],
+    RepoDigests: digests,
     Created: seconds(img.created),
     Size: img.size,
     SharedSize: -1,
@@ -192,12 +192,12 @@ export function imageSummary(img: ImageRecord, tags: string[], containers: numbe
 }
 
 /** GET /images/{name}/json */
-export function imageInspect(img: ImageRecord, tags: string[], driver: string) {
+export function imageInspect(img: ImageRecord, tags: string[], driver: string, digests: string[] = []) {
   const history = img.config.history ?? [];
   return {
     Id: img.id,
     RepoTags: tags,
-    RepoDigests: [],
+    RepoDigests: digests,
     Parent: "",
     Comment: history[history.length - 1]?.comment ?? "",
     Created: img.created,

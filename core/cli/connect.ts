@@ -47,6 +47,7 @@ function startDaemon(global: ParsedFlags, root: string) {
     const v = global.string(f);
     if (v !== undefined) args.push(`--${f}`, v);
   }
+  for (const f of ["insecure-registry", "registry-mirror"]) for (const v of global.list(f)) args.push(`--${f}`, v);
   const env: Record<string, string> = { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin" };
   if (process.env.BERTH_TRACE) env.BERTH_TRACE = process.env.BERTH_TRACE;
   const child = Bun.spawn(["setsid", process.execPath, DAEMON_SCRIPT, ...args], { stdio: ["ignore", log, log], env });

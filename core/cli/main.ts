@@ -48,6 +48,11 @@ export const COMMANDS: Record<string, Entry> = {
   tag: { summary: "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", load: () => loadCommand("tag") },
   import: { summary: "Import the contents from a tarball to create a filesystem image", load: () => loadCommand("import") },
   history: { summary: "Show the history of an image", load: () => loadCommand("history") },
+  pull: { summary: "Download an image from a registry", load: () => loadCommand("pull") },
+  push: { summary: "Upload an image to a registry", load: () => loadCommand("push") },
+  login: { summary: "Log in to a registry", load: () => loadCommand("login") },
+  logout: { summary: "Log out from a registry", load: () => loadCommand("logout") },
+  commit: { summary: "Create a new image from a container's changes", load: () => loadCommand("commit") },
   save: { summary: "Save one or more images to a tar archive (streamed to STDOUT by default)", load: () => loadCommand("save") },
   load: { summary: "Load an image from a tar archive or STDIN", load: () => loadCommand("load") },
   events: { summary: "Get real time events from the server", load: () => loadCommand("events") },
@@ -67,6 +72,8 @@ export const GLOBAL_FLAGS: FlagDef[] = [
   { name: "storage-driver", short: "s", kind: "string", valueName: "name", help: "Storage driver of a daemon berth starts (default: overlay when the kernel has it, else vfs)" },
   { name: "cgroup-driver", kind: "string", valueName: "name", help: "cgroup driver of a daemon berth starts (default: cgroup-v2 on a pure v2 host, else cgroup-v1)" },
   { name: "cgroup-parent", kind: "string", valueName: "name", help: "Parent cgroup of containers, for a daemon berth starts (default \"berth\")" },
+  { name: "insecure-registry", kind: "list", valueName: "host:port", help: "A registry reached over plain HTTP, for a daemon berth starts (localhost always is)" },
+  { name: "registry-mirror", kind: "list", valueName: "url", help: "A mirror of Docker Hub, for a daemon berth starts" },
   { name: "version", short: "v", kind: "bool", help: "Print version information and quit" },
 ];
 

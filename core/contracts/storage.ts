@@ -28,6 +28,8 @@ export interface StorageDriver {
    */
   createLayer(chainId: string, parent: string | null, tar: TarStream): Promise<{ size: number }>;
   removeLayer(chainId: string): Promise<void>;
+  /** Chain IDs ("sha256:...") of every complete layer: what a restarted engine checks against its state. */
+  layers(): string[];
   /** Create the writable layer of container `id` on top of image layer `parent`. */
   createWritable(id: string, parent: string | null): Promise<void>;
   /** Mount the container's root filesystem; returns its host path. Idempotent. */

@@ -22,6 +22,8 @@ const FLAGS: FlagDef[] = [
   { name: "storage-driver", short: "s", kind: "string", valueName: "name", help: "Storage driver (default: overlay when the kernel has it, else vfs)" },
   { name: "cgroup-driver", kind: "string", valueName: "name", help: "cgroup driver (default: cgroup-v2 on a pure v2 host, else cgroup-v1)" },
   { name: "cgroup-parent", kind: "string", valueName: "name", default: "berth", help: "Parent cgroup of containers" },
+  { name: "insecure-registry", kind: "list", valueName: "host:port", help: "A registry reached over plain HTTP (localhost always is)" },
+  { name: "registry-mirror", kind: "list", valueName: "url", help: "A mirror of Docker Hub, tried before it (http://host:port)" },
 ];
 
 function fail(message: string): never {
@@ -59,6 +61,8 @@ async function main() {
     cgroupDriver: flags.string("cgroup-driver"),
     cgroupParent: flags.string("cgroup-parent"),
     socket,
+    insecureRegistries: flags.list("insecure-registry"),
+    registryMirrors: flags.list("registry-mirror"),
   });
   // Refuse to start with a plugin that cannot run, rather than fail at the first container.
   await Promise.all([engine.plugin("isolation"), engine.plugin("limits"), engine.storage(), engine.plugin("volume")]);

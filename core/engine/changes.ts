@@ -45,6 +45,17 @@ export interface Change {
   Kind: ChangeKind;
 }
 
+/** Mount points berth makes for its own files: not the container's changes (Docker keeps them in an init layer). */
+const ENGINE_FILES = new Set(["/etc/hostname", "/etc/hosts", "/etc/resolv.conf"]);
+
+/** A container's own changes: without berth's /etc files, nor a directory "changed" only because berth made them in it. */
+export function withoutEngineFiles<C extends { Path: string; Kind: number }>(all: C[]): C[] {
+  const dropped = all.filter((x) => ENGINE_FILES.has(x.Path)).map((x) => x.Path);
+  const kept = all.filter((x) => !ENGINE_FILES.has(x.Path));
+  const under = (dir: string, p: string) => p.startsWith(`${dir}/`);
+  return kept.filter((x) => !(x.Kind === 0 && dropped.some((d) => under(x.Path, d)) && !kept.some((y) => under(x.Path, y.Path))));
+}
+
 const S_IFMT = 0o170000;
 const S_IFCHR = 0o020000;
 const S_IFDIR = 0o040000;

@@ -33,6 +33,10 @@ export interface EngineOptions {
   cgroupParent?: string;
   /** The API socket the daemon serves (for `info`). */
   socket?: string;
+  /** Registries reached over plain HTTP (host:port); localhost always is. */
+  insecureRegistries?: string[];
+  /** Mirrors of Docker Hub, tried in order before it. */
+  registryMirrors?: string[];
 }
 
 /** Per kind, the names tried in order when none is given. */
@@ -146,6 +150,11 @@ export class Engine {
 
   storage(name?: string): Promise<StorageDriver> {
     return this.plugin("storage", name);
+  }
+
+  /** How this engine reaches registries. */
+  registryOptions() {
+    return { insecure: this.options.insecureRegistries ?? [], mirrors: this.options.registryMirrors ?? [], userAgent: "berth/0.1 (linux)" };
   }
 
   images(): Promise<ImageStore> {

@@ -78,6 +78,8 @@ async function removeLeftovers(engine: Engine) {
   const storage = await engine.storage();
   for (const id of safeList(`${engine.root}/layers/${engine.pluginName("storage")}/rw`)) if (!known.has(id)) await storage.removeWritable(id).catch(() => {});
   for (const f of safeList(`${engine.root}/blobs/ingest`)) rmSync(`${engine.root}/blobs/ingest/${f}`, { force: true });
+  const gc = await (await engine.images()).collectGarbage();
+  if (gc.layers || gc.blobs) console.error(`berthd: removed ${gc.layers} layers and ${gc.blobs} blobs no image uses (left by an interrupted pull, load or commit)`);
   for (const f of safeList(`${engine.root}/layers/${engine.pluginName("storage")}`)) {
     if (f.startsWith(".tmp-")) rmSync(`${engine.root}/layers/${engine.pluginName("storage")}/${f}`, { recursive: true, force: true });
   }

@@ -12,7 +12,14 @@
 // Whiteouts (".wh.<name>", ".wh..wh..opq") become overlayfs' own markers
 // (whiteouts: "overlay": a 0:0 character device, the trusted.overlay.opaque
 // xattr) or are carried out on a full copy of the parent layer ("delete");
-// "none" takes them for ordinary names (docker cp).
+// "none" takes them for ordinary names (docker cp). As the OCI spec says,
+// they hide only what the layers below have: what this layer wrote stays,
+// whatever the order of the entries. Both modes give a container the same
+// view ("overlay" given the `lowers`): hard links stay within the layer (the
+// spec allows refusing links to files below; an overlay layer cannot hold
+// them), a 0:0 character device (an overlay whiteout) is refused, and a
+// directory that the layer only adds to or removes from keeps its owner,
+// mode, xattrs and mtime.
 //
 // `into`, `owner` and `noOverwriteDirNonDir` make it the extractor of
 // `docker cp` (PUT /containers/{id}/archive): names relative to a directory
@@ -22,6 +29,7 @@ import {
   closeSync, constants, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync,
   mkdirSync, openSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, unlinkSync, writeSync, chmodSync,
 } from "node:fs";
+import type { Stats } from "node:fs";
 import { posix } from "node:path";
 import { BerthError, conflict, errnoCode, invalidArgument, notSupported, SysError } from "../errors.ts";
 import { S_IFCHR, type Sys } from "../sys/index.ts";
@@ -47,6 +55,15 @@ export interface ApplyOptions {
   owner?: { uid: number; gid: number };
   /** Refuse to replace a directory by a non-directory or the reverse (Docker's NoOverwriteDirNonDir): a Conflict error. */
   noOverwriteDirNonDir?: boolean;
+  /**
+   * "overlay": the directories of the layers below, nearest first, as
+   * overlayfs stacks them. Paths are then resolved through what a container
+   * sees, as in "delete" mode: a symlink below is followed (inside the root),
+   * a directory below is copied up (owner, mode, xattrs, mtime) before
+   * anything is written in it, and a whiteout with nothing to hide is left
+   * out. Without it, the layers below are unknown: not looked at.
+   */
+  lowers?: string[];
 }
 
 export interface ApplyResult {
@@ -61,6 +78,9 @@ const S_IFIFO = 0o010000;
 const WH = ".wh.";
 const OPAQUE = ".wh..wh..opq";
 const MAX_HOPS = 40;
+const OPAQUE_XATTR = "trusted.overlay.opaque";
+const SPARSE_HINT = "image layers should not hold sparse files (OCI image-spec, layer.md): make the archive without --sparse";
+const isWhiteout = (st: Stats) => st.isCharacterDevice() && st.rdev === 0;
 const { O_WRONLY, O_CREAT, O_TRUNC, O_EXCL, O_NOFOLLOW, O_RDONLY, O_DIRECTORY } = constants;
 const CREATE_FILE = O_WRONLY | O_CREAT | O_TRUNC | O_EXCL | O_NOFOLLOW;
 const OPEN_DIR = O_RDONLY | O_DIRECTORY | O_NOFOLLOW;
@@ -98,7 +118,8 @@ function inEntry(err: unknown, name: string): unknown {
     const call = e.syscall ?? /, (\w+) '/.exec(e.message ?? "")?.[1] ?? "fs";
     const short = (p: string) => (p.length > 200 ? `${p.slice(0, 200)}…` : p);
     const subject = e.path === undefined ? undefined : e.dest === undefined ? short(e.path) : `${short(e.path)} -> ${short(e.dest)}`;
-    const sysErr = new SysError(call, Math.abs(e.errno), code, subject);
+    // A name or link target too long for the filesystem is the layer's fault, not the host's.
+    const sysErr = new SysError(call, Math.abs(e.errno), code, subject, code === "ENAMETOOLONG" ? "InvalidArgument" : undefined);
     sysErr.message = prefix + sysErr.message;
     return sysErr;
   }
@@ -121,8 +142,17 @@ class Applier {
   private readonly dirs = new Set<string>([""]);
   /** Directory mode and mtime, applied at the end (children change a dir's mtime). */
   private readonly dirMeta = new Map<string, DirMeta>();
-  /** What this layer wrote ("delete" mode: opaque dirs keep these). */
+  /**
+   * Layers: what this layer wrote, and the parents of it (umoci's
+   * "upperPaths"): whiteouts and opaque directories never remove these, and
+   * hard links may only point at these.
+   */
   private readonly written: Set<string> | null;
+  /** "overlay": the directories this layer made opaque. */
+  private readonly opaque = new Set<string>();
+  /** "overlay": symlinks of the layers below that resolving paths went through. */
+  private readonly lowerLinks = new Set<string>();
+  private readonly overlay: boolean;
   /** The resolved `into` directory ("" for the root). */
   private readonly into: string;
 
@@ -130,7 +160,9 @@ class Applier {
     private readonly root: string,
     private readonly opts: ApplyOptions,
   ) {
-    this.written = opts.whiteouts === "delete" ? new Set() : null;
+    this.written = opts.whiteouts === "none" ? null : new Set();
+    this.overlay = opts.whiteouts === "overlay";
+    if (opts.whiteouts === "delete") this.keepTime("", statSync(root), "./");
     this.into = "";
     if (opts.into !== undefined) {
       const raw = posix.normalize(`/${opts.into}`).replace(/^\/+|\/+$/g, "");
@@ -174,6 +206,7 @@ class Applier {
       if (e.type !== "dir") throw invalidArgument(`layer entry "${e.name}" would replace the root directory with a ${e.type}`);
       if (this.opts.into !== undefined) return; // Docker leaves the destination directory as it is
       lchownSync(this.root, this.uid(e), this.gid(e));
+      if (this.written) this.clearXattrs("", e);
       this.setXattrs(e, "");
       this.deferDir(e, "");
       return;
@@ -211,6 +244,11 @@ class Applier {
             if (this.opts.noOverwriteDirNonDir) throw conflict(`cannot overwrite non-directory "/${path}" with directory "${this.dest}"`);
             this.remove(path, st.isDirectory(), st.isSymbolicLink());
             mkdirSync(p, 0o755);
+            // This layer replaced what was below (a whiteout, a file): the new directory must not show its contents.
+            if (this.overlay) this.setOpaque(path);
+          } else if (this.written) {
+            // OCI: "the existing path's attributes MUST be replaced by those of the entry", xattrs included.
+            this.clearXattrs(path, e);
           }
         }
         this.dirs.add(path);
@@ -241,6 +279,12 @@ class Applier {
       case "chardev":
       case "blockdev":
       case "fifo": {
+        if (e.type === "chardev" && e.devmajor === 0 && e.devminor === 0 && this.written) {
+          throw invalidArgument(
+            `layer entry "${e.name}" is a character device 0:0, which overlayfs takes for a whiteout`,
+            'a layer deletes a file with a ".wh.<name>" entry',
+          );
+        }
         const fmt = e.type === "chardev" ? S_IFCHR : e.type === "blockdev" ? S_IFBLK : S_IFIFO;
         const dev = e.type === "fifo" ? 0 : makedev(e.devmajor, e.devminor);
         try {
@@ -257,9 +301,23 @@ class Applier {
         break;
       }
       default:
+        if (e.typeflag === "S") throw notSupported(`layer entry "${e.name}" has tar type 'S', a GNU sparse file, which is not supported`, SPARSE_HINT);
         throw notSupported(`layer entry "${e.name}" has tar type '${printable(e.typeflag)}', which cannot be unpacked`);
     }
-    this.written?.add(path);
+    this.touch(path);
+    if (this.overlay) this.hidden(path);
+  }
+
+  /** Record that this layer wrote `path` (and so has its parents). */
+  private touch(path: string) {
+    if (!this.written) return;
+    for (let p = path; p !== "" && !this.written.has(p); p = p.slice(0, Math.max(0, p.lastIndexOf("/")))) this.written.add(p);
+  }
+
+  /** Restore a directory's mode and mtime at the end, unless an entry sets them: what this layer does in it must not change them. */
+  private keepTime(path: string, st: Stats, entry: string) {
+    if (this.dirMeta.has(path)) return;
+    this.dirMeta.set(path, { name: entry, mode: st.mode & 0o7777, mtime: st.mtimeMs / 1000, depth: path === "" ? 0 : path.split("/").length });
   }
 
   /** Apply directory modes and mtimes, deepest first. */
@@ -290,19 +348,39 @@ class Applier {
     this.dirMeta.set(path, { name: e.name, mode: e.mode, mtime: e.mtime, depth: path === "" ? 0 : path.split("/").length });
   }
 
+  /** Remove the xattrs of an existing directory that the entry does not have (keeping overlay's markers and the LSM label). */
+  private clearXattrs(path: string, e: TarEntry) {
+    const p = this.abs(path);
+    for (const name of this.opts.sys.llistxattr(p)) {
+      if (e.xattrs.has(name) || name.startsWith("trusted.overlay.") || name === "security.selinux") continue;
+      this.xattr(e.name, name, "not removed", () => this.opts.sys.lremovexattr(p, name));
+    }
+  }
+
+  private setOpaque(dir: string) {
+    this.opts.sys.lsetxattr(this.abs(dir), OPAQUE_XATTR, new TextEncoder().encode("y"));
+    this.opaque.add(dir);
+    this.hidden(dir);
+  }
+
   private setXattrs(e: TarEntry, path: string) {
     for (const [name, value] of e.xattrs) {
       // Overlay metadata from a tar would forge whiteouts and opaque dirs.
       if (name.startsWith("trusted.overlay.")) continue;
-      try {
-        this.opts.sys.lsetxattr(this.abs(path), name, value);
-      } catch (err) {
-        if (err instanceof SysError && (err.code === "EPERM" || err.code === "EOPNOTSUPP" || err.code === "ENOTSUP")) {
-          this.warnings.push(`layer entry "${e.name}": extended attribute ${name} not set: ${err.code}`);
-          continue;
-        }
-        throw err;
+      this.xattr(e.name, name, "not set", () => this.opts.sys.lsetxattr(this.abs(path), name, value));
+    }
+  }
+
+  /** An xattr change; refused (EPERM in a user namespace) or unsupported, it is a warning. */
+  private xattr(entry: string, name: string, what: string, call: () => void) {
+    try {
+      call();
+    } catch (err) {
+      if (err instanceof SysError && (err.code === "EPERM" || err.code === "EOPNOTSUPP" || err.code === "ENOTSUP")) {
+        this.warnings.push(`layer entry "${entry}": extended attribute ${name} ${what}: ${err.code}`);
+        return;
       }
+      throw err;
     }
   }
 
@@ -327,6 +405,7 @@ class Applier {
       const under = `${path}/`;
       for (const d of this.dirs) if (d === path || d.startsWith(under)) this.dirs.delete(d);
       for (const d of this.dirMeta.keys()) if (d === path || d.startsWith(under)) this.dirMeta.delete(d);
+      for (const d of this.opaque) if (d === path || d.startsWith(under)) this.opaque.delete(d);
       this.resolved.clear();
     } else {
       unlinkSync(this.abs(path));
@@ -336,9 +415,10 @@ class Applier {
 
   /**
    * Resolve a cleaned directory path inside the root, following symlinks
-   * within it; create missing directories when `create`, else null.
+   * within it; create missing directories when `create` ("below": only to
+   * copy up a directory that a layer below has), else null.
    */
-  private resolveDir(raw: string, create: boolean, entry: string): string | null {
+  private resolveDir(raw: string, create: boolean | "below", entry: string): string | null {
     if (raw === "") return "";
     const hit = this.resolved.get(raw);
     if (hit !== undefined) return hit;
@@ -351,7 +431,7 @@ class Applier {
   }
 
   /** Step from the resolved directory `from` through `name`, symlinks resolved in-root. */
-  private walk(from: string, name: string, create: boolean, entry: string): string | null {
+  private walk(from: string, name: string, create: boolean | "below", entry: string): string | null {
     const stack = from === "" ? [] : from.split("/");
     const todo = [name]; // components still to walk, last one first
     let hops = 0;
@@ -366,33 +446,102 @@ class Applier {
       const rel = stack.join("/");
       if (this.dirs.has(rel)) continue;
       const p = this.abs(rel);
-      const st = lstatSync(p, { throwIfNoEntry: false });
+      let st = lstatSync(p, { throwIfNoEntry: false });
+      // "overlay": a whiteout of this layer (nothing is there any more), or what the layers below have.
+      const whitedOut = st !== undefined && this.overlay && isWhiteout(st);
+      let src = p;
+      let below = false;
+      if (whitedOut) st = undefined;
+      else if (!st && this.overlay && this.opts.lowers) {
+        const b = this.below(rel);
+        if (b) [st, src, below] = [b.st, b.path, true];
+      }
       if (!st) {
-        if (!create) return null;
+        if (create !== true) return null;
+        if (whitedOut) unlinkSync(p);
         mkdirSync(p, 0o755);
         chmodSync(p, 0o755); // whatever the umask
+        if (whitedOut) this.setOpaque(rel); // made again after this layer removed it: nothing of below shows
         this.dirs.add(rel);
-        this.written?.add(rel);
+        this.touch(rel);
       } else if (st.isDirectory()) {
+        if (below) {
+          if (!create) return null; // looking something up: it is not in this layer
+          this.copyUp(rel, src, st, entry);
+        } else if (this.opts.whiteouts === "delete") this.keepTime(rel, st, entry);
         this.dirs.add(rel);
       } else if (st.isSymbolicLink()) {
         if (++hops > MAX_HOPS) {
           throw invalidArgument(`layer entry "${entry}": too many levels of symbolic links (ELOOP) resolving "/${rel}" inside the layer`);
         }
-        const target = readlinkSync(p);
+        const target = readlinkSync(src);
+        if (below) this.lowerLinks.add(rel);
         stack.pop();
         if (target.startsWith("/")) stack.length = 0;
         const parts = target.split("/");
         for (let i = parts.length - 1; i >= 0; i--) todo.push(parts[i]!);
       } else {
-        if (!create) return null; // looking something up: nothing can be under a non-directory
+        if (create !== true) return null; // looking something up: nothing can be under a non-directory
         throw invalidArgument(`layer entry "${entry}": "/${rel}" is not a directory`);
       }
     }
     return stack.join("/");
   }
 
-  /** The in-root path a hard link points to; it must exist and not be a directory. */
+  /**
+   * "overlay": what the layers below show at `rel` (its parent being a
+   * directory of this layer), as overlayfs merges them: the nearest layer
+   * that has it, unless a whiteout, a non-directory or an opaque directory
+   * on the way hides the layers under it.
+   */
+  private below(rel: string): { st: Stats; path: string } | null {
+    const parts = rel.split("/");
+    for (let i = 0; i < parts.length; i++) if (this.opaque.has(parts.slice(0, i).join("/"))) return null;
+    for (const layer of this.opts.lowers ?? []) {
+      let absent = false;
+      let opaque = false;
+      for (let i = 1; i < parts.length && !absent; i++) {
+        const dir = `${layer}/${parts.slice(0, i).join("/")}`;
+        const st = lstatSync(dir, { throwIfNoEntry: false });
+        if (!st) absent = true;
+        else if (!st.isDirectory()) return null;
+        else if (this.opts.sys.lgetxattr(dir, OPAQUE_XATTR)?.[0] === 0x79) opaque = true;
+      }
+      if (!absent) {
+        const path = `${layer}/${rel}`;
+        const st = lstatSync(path, { throwIfNoEntry: false });
+        if (st) return isWhiteout(st) ? null : { st, path };
+      }
+      if (opaque) return null;
+    }
+    return null;
+  }
+
+  /** Make the directory a layer below has at `rel`, with its owner, xattrs, mode and mtime (overlayfs' copy-up). */
+  private copyUp(rel: string, from: string, st: Stats, entry: string) {
+    const p = this.abs(rel);
+    mkdirSync(p, 0o755);
+    lchownSync(p, st.uid, st.gid);
+    for (const name of this.opts.sys.llistxattr(from)) {
+      if (name.startsWith("trusted.overlay.")) continue;
+      const value = this.opts.sys.lgetxattr(from, name);
+      if (value) this.xattr(entry, name, "not copied up", () => this.opts.sys.lsetxattr(p, name, value));
+    }
+    this.keepTime(rel, st, entry);
+  }
+
+  /** Something of this layer now hides what the layers below have at `path`: forget what was resolved through their symlinks. */
+  private hidden(path: string) {
+    for (const l of this.lowerLinks) {
+      if (path === "" || l === path || l.startsWith(`${path}/`)) {
+        this.lowerLinks.clear();
+        this.resolved.clear();
+        return;
+      }
+    }
+  }
+
+  /** The in-root path a hard link points to; it must exist (in this layer, for a layer) and not be a directory. */
   private linkTarget(e: TarEntry): string {
     // Link targets are archive paths: relative to the root, a leading "/" included.
     const raw = e.linkname.replace(/^\/+/, "");
@@ -407,31 +556,42 @@ class Applier {
     const parent = this.resolveDir(slash < 0 ? "" : rel.slice(0, slash), false, e.name);
     const target = parent === null ? null : parent === "" ? rel.slice(slash + 1) : `${parent}/${rel.slice(slash + 1)}`;
     const st = target === null ? undefined : lstatSync(this.abs(target), { throwIfNoEntry: false });
-    if (target === null || !st) {
-      throw invalidArgument(`layer entry "${e.name}" is a hard link to "${e.linkname}", which does not exist in the layer or below it`);
+    if (st?.isDirectory()) throw invalidArgument(`layer entry "${e.name}" is a hard link to "${e.linkname}", which is a directory`);
+    // A layer's links stay in the layer: an overlay layer cannot link to a file below it (nor to a whiteout).
+    if (target === null || !st || (this.written && !this.written.has(target))) {
+      throw invalidArgument(`layer entry "${e.name}" is a hard link to "${e.linkname}", which does not exist in ${this.written ? "this layer" : "the layer or below it"}`);
     }
-    if (st.isDirectory()) throw invalidArgument(`layer entry "${e.name}" is a hard link to "${e.linkname}", which is a directory`);
     return target;
   }
 
   private whiteout(e: TarEntry, parentRaw: string, base: string) {
-    const overlay = this.opts.whiteouts === "overlay";
-    const dir = this.resolveDir(parentRaw, overlay, e.name);
-    if (dir === null) return; // "delete": nothing there to hide
-    if (base === OPAQUE) {
-      if (overlay) this.opts.sys.lsetxattr(this.abs(dir), "trusted.overlay.opaque", new TextEncoder().encode("y"));
-      else this.clearOpaque(dir);
-      return;
-    }
+    // Only what the layers below have needs hiding (with them unknown, "overlay" assumes the parent is there).
+    const dir = this.resolveDir(parentRaw, this.overlay ? (this.opts.lowers ? "below" : true) : false, e.name);
+    if (dir === null) return; // nothing there to hide
+    if (base === OPAQUE) return this.hideBelow(dir);
     const name = base.slice(WH.length);
     if (name === "" || name === "." || name === "..") throw invalidArgument(`layer entry "${e.name}" is a whiteout of an invalid name "${name}"`);
     const path = dir === "" ? name : `${dir}/${name}`;
     const st = lstatSync(this.abs(path), { throwIfNoEntry: false });
+    if (st && this.written!.has(path)) {
+      // This layer's own entry stays (OCI: whiteouts apply to the layers below): only what is below it goes.
+      if (st.isDirectory()) this.hideBelow(path);
+      return;
+    }
     if (st) this.remove(path, st.isDirectory(), st.isSymbolicLink());
-    if (overlay) this.opts.sys.mknod(this.abs(path), S_IFCHR, 0);
+    if (this.overlay && (!this.opts.lowers || this.below(path))) {
+      this.opts.sys.mknod(this.abs(path), S_IFCHR, 0);
+      this.hidden(path);
+    }
   }
 
-  /** "delete" mode opaque directory: remove everything in it that this layer did not write. */
+  /** An opaque directory: what the layers below have in it is gone; what this layer wrote in it stays. */
+  private hideBelow(dir: string) {
+    this.clearOpaque(dir);
+    if (this.overlay) this.setOpaque(dir);
+  }
+
+  /** Remove everything in `dir` that this layer did not write ("overlay": its copied-up directories and whiteouts). */
   private clearOpaque(dir: string) {
     const written = this.written!;
     const visit = (d: string) => {

@@ -1,7 +1,7 @@
 // The content store: blobs addressed by their sha256 digest, shared by
 // every image that uses them. Written to a temporary file, synced, then
 // renamed into place, so a crash never leaves a half blob under a digest.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from "node:fs";
 import { randomHex } from "../ids.ts";
 import { invalidArgument, notFound } from "../errors.ts";
 
@@ -64,6 +64,13 @@ export class ContentStore {
   async put(bytes: Uint8Array | string): Promise<string> {
     const data = typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes;
     return (await this.ingest([data])).digest;
+  }
+
+  /** Every blob's digest. */
+  list(): string[] {
+    return readdirSync(`${this.dir}/sha256`)
+      .filter((n) => /^[a-f0-9]{64}$/.test(n))
+      .map((n) => `sha256:${n}`);
   }
 
   delete(digest: string) {

@@ -8,11 +8,14 @@ import type { LayerRow, StateDB } from "../state/db.ts";
 import { ContentStore, sha256 } from "./blobs.ts";
 import { applyChanges } from "./changes.ts";
 import { decompress } from "./compression.ts";
-import { familiarName, fullName, normalize, parseReference } from "./reference.ts";
+import { familiarName, fullName, normalize, parseReference, type Reference } from "./reference.ts";
 
 export const LAYER_TAR = "application/vnd.oci.image.layer.v1.tar";
 const OCI_CONFIG = "application/vnd.oci.image.config.v1+json";
 const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
+
+/** The key a pulled or pushed manifest digest is kept under: "docker.io/library/x@sha256:...". */
+export const repoDigestKey = (ref: Reference, digest: string) => `${ref.domain}/${ref.path}@${digest}`;
 
 /** Chain IDs of a list of diff IDs (OCI image spec, config.md). */
 export function chainIds(diffIds: string[]): string[] {
@@ -59,7 +62,8 @@ export class ImageStore {
       if (/^sha256:/.test(nameOrId)) throw notFound(`No such image: ${nameOrId}`);
       throw err;
     }
-    const id = this.db.getTag(key);
+    const ref = parseReference(nameOrId);
+    const id = ref.digest ? this.db.getRepoDigest(repoDigestKey(ref, ref.digest)) : this.db.getTag(key);
     const img = id ? this.db.getImage(id) : undefined;
     if (!img) throw notFound(`No such image: ${familiarName(parseReference(nameOrId))}`, "import or pull it first (berth import FILE NAME:TAG)");
     return img;
@@ -67,6 +71,11 @@ export class ImageStore {
 
   list(): { image: ImageRecord; tags: string[] }[] {
     return this.db.listImages().map((image) => ({ image, tags: this.db.tagsOf(image.id).map((t) => familiarName(parseReference(t))) }));
+  }
+
+  /** RepoDigests as Docker shows them: "busybox@sha256:...". */
+  repoDigestsOf(imageId: string): string[] {
+    return this.db.repoDigestsOf(imageId).map((r) => familiarName(parseReference(r)));
   }
 
   tagsOf(imageId: string): string[] {
@@ -148,6 +157,80 @@ export class ImageStore {
     return new Set([...images.flatMap((i) => [i.id, i.manifestDigest]), ...this.db.listLayers().map((l) => l.blob)]);
   }
 
+  /** Is the layer unpacked for the driver (and known to the state)? */
+  hasUnpacked(chainId: string): boolean {
+    return this.driver.hasLayer(chainId) && this.db.getLayer(chainId) !== undefined;
+  }
+
+  /**
+   * Unpack a layer blob of the content store onto `parent`, checking that its
+   * uncompressed bytes are `diffId` (a mismatch removes the layer again).
+   * `onProgress` gets the compressed bytes read so far.
+   */
+  async unpackLayer(chainId: string, parent: string | null, diffId: string, layer: LayerBlob, onProgress?: (bytes: number) => void) {
+    if (this.hasUnpacked(chainId)) return;
+    const blob = layer.blob;
+    const hash = new Bun.CryptoHasher("sha256");
+    let read = 0;
+    const blobs = this.blobs;
+    async function* counted() {
+      for await (const chunk of blobs.read(blob)) {
+        read += chunk.length;
+        onProgress?.(read);
+        yield chunk;
+      }
+    }
+    async function* hashed() {
+      for await (const chunk of decompress(counted())) {
+        hash.update(chunk);
+        yield chunk;
+      }
+    }
+    const { size } = await this.driver.createLayer(chainId, parent, hashed());
+    const got = `sha256:${hash.digest("hex")}`;
+    if (got !== diffId) {
+      await this.driver.removeLayer(chainId);
+      throw invalidArgument(`layer ${blob} does not match the image: its content is ${got}, the image's config says ${diffId}`, "the registry or archive holds a corrupt image: push it again");
+    }
+    this.db.putLayer({ chain_id: chainId, diff_id: diffId, parent, blob, media_type: layer.mediaType, blob_size: statSync(this.blobs.path(blob)).size, size });
+  }
+
+  /** Undo what a failed pull added: its layers and blobs that no image uses (another pull may share them). */
+  async forget(chains: string[], blobs: string[]) {
+    const used = new Set(this.db.listImages().flatMap((i) => chainIds(i.config.rootfs.diff_ids)));
+    for (const c of chains.reverse()) {
+      if (used.has(c)) continue;
+      this.db.deleteLayer(c);
+      await this.driver.removeLayer(c);
+    }
+    const inUse = this.blobsInUse();
+    for (const d of blobs) if (!inUse.has(d)) this.blobs.delete(d);
+  }
+
+  /** Name a pulled or pushed image: its tag (when the reference had one) and its repository digest. */
+  record(imageId: string, tagRef: string | undefined, repoDigest: string) {
+    this.db.tx(() => {
+      if (tagRef) this.tag(imageId, tagRef);
+      this.db.setRepoDigest(repoDigest, imageId);
+    });
+  }
+
+  /** A registry repository holds this blob (for cross-repository mounts when pushing elsewhere on it). */
+  noteBlobSource(digest: string, domain: string, repo: string) {
+    this.db.addBlobSource(digest, domain, repo);
+  }
+
+  /** A layer's row; NotFound if berth does not know it. */
+  layerRow(chainId: string): LayerRow {
+    const row = this.db.getLayer(chainId);
+    if (!row || !this.blobs.has(row.blob)) throw notFound(`layer ${chainId} is missing from the content store`, "pull or import the image again");
+    return row;
+  }
+
+  blobSources(digest: string, domain: string): string[] {
+    return this.db.blobSources(digest, domain);
+  }
+
   /** Make sure every layer of `image` is unpacked for the driver; returns the top chain ID. */
   async ensureUnpacked(image: ImageRecord): Promise<string | null> {
     const chains = chainIds(image.config.rootfs.diff_ids);
@@ -202,6 +285,31 @@ export class ImageStore {
   }
 
   /** Delete layers (metadata, blob, unpacked tree) no image refers to any more. */
+  /**
+   * Daemon start: remove what no image refers to (what an interrupted pull,
+   * load or commit left): layer records, unpacked layers the state does not
+   * know, blobs. Returns how many of each went.
+   */
+  async collectGarbage(): Promise<{ layers: number; blobs: number }> {
+    const before = this.db.listLayers().length;
+    await this.pruneLayers();
+    const known = new Set(this.db.listLayers().map((l) => l.chain_id));
+    let layers = before - known.size;
+    for (const c of this.driver.layers()) {
+      if (known.has(c)) continue;
+      await this.driver.removeLayer(c);
+      layers++;
+    }
+    const inUse = this.blobsInUse();
+    let blobs = 0;
+    for (const d of this.blobs.list()) {
+      if (inUse.has(d)) continue;
+      this.blobs.delete(d);
+      blobs++;
+    }
+    return { layers, blobs };
+  }
+
   private async pruneLayers() {
     const used = new Set(this.db.listImages().flatMap((i) => chainIds(i.config.rootfs.diff_ids)));
     const usedBlobs = new Set(this.db.listLayers().filter((l) => used.has(l.chain_id)).map((l) => l.blob));

@@ -10,7 +10,9 @@
 // checksums; PAX 'x' and 'g' records (path, linkpath, size, uid, gid, uname,
 // gname, mtime, SCHILY.xattr.* and LIBARCHIVE.xattr.*); GNU long names 'L'
 // and long link names 'K'; the ustar prefix field. Not supported: sparse
-// files (GNU 'S' and PAX GNU.sparse.*) and multi-volume archives.
+// files (GNU 'S' and PAX GNU.sparse.*), multi-volume archives, and names or
+// link targets that are not UTF-8 (refused: decoding them would give other
+// names, and make different names one).
 import { invalidArgument, notSupported } from "../errors.ts";
 
 export type TarEntryType = "file" | "hardlink" | "symlink" | "chardev" | "blockdev" | "dir" | "fifo" | "unsupported";
@@ -133,6 +135,54 @@ function field(b: Uint8Array, off: number, len: number): string {
   let ascii = true;
   for (let i = off; i < end; i++) if (b[i]! >= 0x80) { ascii = false; break; }
   return ascii && end - off <= 256 ? String.fromCharCode.apply(null, b.subarray(off, end) as unknown as number[]) : utf8.decode(b.subarray(off, end));
+}
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** A path from the archive: its text, or its bytes when they are not UTF-8 (an error if the entry keeps it). */
+type Name = string | { bad: Uint8Array };
+
+/** A path as text: ASCII fast, else strict UTF-8. */
+function nameText(v: Uint8Array): Name {
+  let ascii = true;
+  for (let i = 0; i < v.length; i++) if (v[i]! >= 0x80) { ascii = false; break; }
+  if (ascii) return v.length <= 256 ? String.fromCharCode.apply(null, v as unknown as number[]) : utf8.decode(v);
+  try {
+    return strictUtf8.decode(v);
+  } catch {
+    return { bad: v.slice() };
+  }
+}
+
+/** A NUL-terminated path field. */
+function nameField(b: Uint8Array, off: number, len: number): Name {
+  let end = off;
+  const max = off + len;
+  while (end < max && b[end] !== 0) end++;
+  return nameText(b.subarray(off, end));
+}
+
+const nameBytes = (n: Name) => (typeof n === "string" ? new TextEncoder().encode(n) : n.bad);
+
+/** Bytes for a message: valid UTF-8 as text, any other byte as \xNN. */
+function escaped(v: Uint8Array): string {
+  let out = "";
+  for (let i = 0; i < v.length; ) {
+    const c = v[i]!;
+    const n = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    if (n > 0 && i + n <= v.length) {
+      try {
+        out += strictUtf8.decode(v.subarray(i, i + n));
+        i += n;
+        continue;
+      } catch {
+        // not a character: escaped below
+      }
+    }
+    out += `\\x${c.toString(16).padStart(2, "0")}`;
+    i++;
+  }
+  return out;
 }
 
 /** A numeric field: octal text, or GNU base-256 when the high bit is set. */
@@ -294,8 +344,8 @@ export async function* readTar(src: AsyncIterable<Uint8Array>): AsyncGenerator<T
       current = null;
 
       let local: Records | null = null;
-      let longName: string | null = null;
-      let longLink: string | null = null;
+      let longName: Name | null = null;
+      let longLink: Name | null = null;
       const start = input.offset;
       let hdr: Uint8Array;
       let at: number;
@@ -329,7 +379,7 @@ export async function* readTar(src: AsyncIterable<Uint8Array>): AsyncGenerator<T
           } else if (flag === "g") mergeRecords(global, parsePax(await readSpecial(size, "PAX global header", at), at));
           else {
             const data = await readSpecial(size, flag === "L" ? "GNU long name" : "GNU long link name", at);
-            const name = field(data, 0, data.length);
+            const name = nameField(data, 0, data.length);
             if (flag === "L") longName = name;
             else longLink = name;
           }
@@ -343,14 +393,16 @@ export async function* readTar(src: AsyncIterable<Uint8Array>): AsyncGenerator<T
       const ustar = magic === "ustar" && hdr[262] === 0; // POSIX ("ustar\0"); GNU is "ustar  \0"
       const gnu = magic === "ustar " || (magic === "ustar" && hdr[262] === 0x20);
       const flag = String.fromCharCode(hdr[156]!);
-      let name = field(hdr, 0, 100);
+      let rawName = nameField(hdr, 0, 100);
       if (ustar) {
         // star keeps times after a 131-byte prefix and marks itself with "tar\0" at 508.
         const star = hdr[508] === 0x74 && hdr[509] === 0x61 && hdr[510] === 0x72 && hdr[511] === 0;
-        const prefix = field(hdr, 345, star ? 131 : 155);
-        if (prefix) name = `${prefix}/${name}`;
+        const prefix = nameField(hdr, 345, star ? 131 : 155);
+        if (typeof prefix === "string" && typeof rawName === "string") {
+          if (prefix) rawName = `${prefix}/${rawName}`;
+        } else if (prefix !== "") rawName = { bad: new Uint8Array([...nameBytes(prefix), 0x2f, ...nameBytes(rawName)]) };
       }
-      let linkname = field(hdr, 157, 100);
+      let rawLink = nameField(hdr, 157, 100);
       const mode = numeric(hdr, 100, 8, "mode", at) & 0o7777;
       let uid = numeric(hdr, 108, 8, "uid", at);
       let gid = numeric(hdr, 116, 8, "gid", at);
@@ -360,8 +412,9 @@ export async function* readTar(src: AsyncIterable<Uint8Array>): AsyncGenerator<T
       let gname = ustar || gnu ? field(hdr, 297, 32) : "";
       const devmajor = ustar || gnu ? numeric(hdr, 329, 8, "devmajor", at) : 0;
       const devminor = ustar || gnu ? numeric(hdr, 337, 8, "devminor", at) : 0;
-      if (longName !== null) name = longName;
-      if (longLink !== null) linkname = longLink;
+      if (longName !== null) rawName = longName;
+      if (longLink !== null) rawLink = longLink;
+      let sparse = false; // GNU 'S' entries are left to the consumer, as other unsupported types
 
       const xattrs = new Map<string, Uint8Array>();
       const recs = global.size === 0 ? local : new Map([...global, ...(local ?? [])]);
@@ -369,8 +422,8 @@ export async function* readTar(src: AsyncIterable<Uint8Array>): AsyncGenerator<T
       if (recs) {
         for (const [k, v] of recs) {
           switch (k) {
-            case "path": name = utf8.decode(v); break;
-            case "linkpath": linkname = utf8.decode(v); break;
+            case "path": rawName = nameText(v); break;
+            case "linkpath": rawLink = nameText(v); break;
             case "size": size = paxNumber(v, k, at); break;
             case "uid": uid = paxNumber(v, k, at); break;
             case "gid": gid = paxNumber(v, k, at); break;
@@ -387,16 +440,30 @@ export async function* readTar(src: AsyncIterable<Uint8Array>): AsyncGenerator<T
                   throw invalidArgument(`invalid PAX record ${k} for the entry at offset ${at}`);
                 }
                 if (!xattrs.has(xname)) xattrs.set(xname, new Uint8Array(Buffer.from(utf8.decode(v), "base64")));
-              } else if (k.startsWith("GNU.sparse.")) {
-                throw notSupported(`tar entry "${name}" at offset ${start} is a sparse file, which is not supported`);
-              }
+              } else if (k.startsWith("GNU.sparse.")) sparse = true;
           }
         }
+      }
+      if (typeof rawName !== "string") {
+        throw notSupported(`tar entry "${escaped(rawName.bad)}" at offset ${start} has a name that is not valid UTF-8`, "berth handles paths as UTF-8 text only");
+      }
+      const name = rawName;
+      if (sparse) {
+        // PAX 0.1 and 1.0 keep the real name in GNU.sparse.name ("name" is then ./GNUSparseFile.<pid>/...).
+        const real = recs?.get("GNU.sparse.name");
+        throw notSupported(
+          `tar entry "${real ? escaped(real) : name}" at offset ${start} is a sparse file, which is not supported`,
+          "image layers should not hold sparse files (OCI image-spec, layer.md): make the archive without --sparse",
+        );
       }
       if (size < 0) throw invalidArgument(`invalid tar header at offset ${at}: negative size`);
 
       let type: TarEntryType = TYPES[flag] ?? "unsupported";
       if (flag === "\0" && name.endsWith("/")) type = "dir"; // old tars mark directories by the slash only
+      if (typeof rawLink !== "string" && (type === "hardlink" || type === "symlink")) {
+        throw notSupported(`tar entry "${name}" at offset ${start} has a link target that is not valid UTF-8: "${escaped(rawLink.bad)}"`, "berth handles paths as UTF-8 text only");
+      }
+      const linkname = typeof rawLink === "string" ? rawLink : utf8.decode(rawLink.bad); // unused by other types
       // Header-only types carry no data whatever their size field says.
       const dataSize = hasData(type) ? size : 0;
       if (!hasData(type)) size = 0;

@@ -41,6 +41,17 @@ const MIGRATIONS = [
      id TEXT PRIMARY KEY,
      name TEXT NOT NULL UNIQUE,
      record TEXT NOT NULL);`,
+  // Pulled and pushed images: "docker.io/library/x@sha256:..." names (RepoDigests),
+  // and where a blob is known to be, for cross-repository mounts on push.
+  `CREATE TABLE repo_digests (
+     ref TEXT PRIMARY KEY,
+     image_id TEXT NOT NULL);
+   CREATE INDEX repo_digests_image ON repo_digests(image_id);
+   CREATE TABLE blob_sources (
+     digest TEXT NOT NULL,
+     domain TEXT NOT NULL,
+     repo TEXT NOT NULL,
+     PRIMARY KEY (digest, domain, repo));`,
 ];
 
 export interface LayerRow {
@@ -110,7 +121,29 @@ export class StateDB {
 
   deleteImage(id: string) {
     this.db.query("DELETE FROM tags WHERE image_id = ?").run(id);
+    this.db.query("DELETE FROM repo_digests WHERE image_id = ?").run(id);
     this.db.query("DELETE FROM images WHERE id = ?").run(id);
+  }
+
+  setRepoDigest(ref: string, imageId: string) {
+    this.db.query("INSERT OR REPLACE INTO repo_digests (ref, image_id) VALUES (?, ?)").run(ref, imageId);
+  }
+
+  repoDigestsOf(imageId: string): string[] {
+    return (this.db.query("SELECT ref FROM repo_digests WHERE image_id = ? ORDER BY ref").all(imageId) as { ref: string }[]).map((r) => r.ref);
+  }
+
+  getRepoDigest(ref: string): string | undefined {
+    return (this.db.query("SELECT image_id FROM repo_digests WHERE ref = ?").get(ref) as { image_id: string } | null)?.image_id;
+  }
+
+  addBlobSource(digest: string, domain: string, repo: string) {
+    this.db.query("INSERT OR IGNORE INTO blob_sources (digest, domain, repo) VALUES (?, ?, ?)").run(digest, domain, repo);
+  }
+
+  /** Repositories of a registry known to hold a blob. */
+  blobSources(digest: string, domain: string): string[] {
+    return (this.db.query("SELECT repo FROM blob_sources WHERE digest = ? AND domain = ?").all(digest, domain) as { repo: string }[]).map((r) => r.repo);
   }
 
   setTag(ref: string, imageId: string) {

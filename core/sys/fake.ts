@@ -55,6 +55,10 @@ export class FakeSys implements Sys {
     this.record("llistxattr", [path]);
     return [...this.xattrs.keys()].filter((k) => k.startsWith(`${path}\0`)).map((k) => k.slice(path.length + 1));
   }
+  lremovexattr(path: string, name: string) {
+    this.record("lremovexattr", [path, name]);
+    this.xattrs.delete(`${path}\0${name}`);
+  }
   setControllingTerminal(...a: Parameters<Sys["setControllingTerminal"]>) { this.record("setControllingTerminal", a); }
   dup2(...a: Parameters<Sys["dup2"]>) { this.record("dup2", a); }
   setWindowSize(...a: Parameters<Sys["setWindowSize"]>) { this.record("setWindowSize", a); }

@@ -32,6 +32,8 @@ export interface Sys {
   lgetxattr(path: string, name: string): Uint8Array | null;
   /** Names of a path's extended attributes (the link itself, not its target). */
   llistxattr(path: string): string[];
+  /** Remove an extended attribute of a path (the link itself); a missing one is not an error. */
+  lremovexattr(path: string, name: string): void;
   /** Make the terminal on `fd` the caller's controlling terminal (the caller leads a session). */
   setControllingTerminal(fd: number): void;
   /** Duplicate `fd` onto `target` (dup2). */

@@ -28,6 +28,7 @@ function load() {
     lsetxattr: { args: [P, P, P, u64, i32], returns: i32 },
     lgetxattr: { args: [P, P, P, u64], returns: i64 },
     llistxattr: { args: [P, P, u64], returns: i64 },
+    lremovexattr: { args: [P, P], returns: i32 },
     fcntl: { args: [i32, i32, i32], returns: i32 },
     flock: { args: [i32, i32], returns: i32 },
     socket: { args: [i32, i32, i32], returns: i32 },
@@ -168,6 +169,13 @@ export const libcSys: Sys = {
       fail("llistxattr", path);
     }
     return new TextDecoder().decode(buf.subarray(0, n)).split("\0").filter(Boolean);
+  },
+  lremovexattr(path, name) {
+    if (libc().lremovexattr(cstr(path), cstr(name)) < 0) {
+      const errno = read.i32(libc().__errno_location()!, 0);
+      if (ERRNO_NAMES[errno] === "ENODATA") return;
+      fail("lremovexattr", `${name} on ${path}`);
+    }
   },
   setControllingTerminal(fd) {
     check(libc().ioctl(fd, TIOCSCTTY, null), "ioctl(TIOCSCTTY)", `fd ${fd}`);

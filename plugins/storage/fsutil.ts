@@ -11,6 +11,13 @@ import { MNT_DETACH } from "../../core/sys/index.ts";
  */
 export const layerDir = (chainId: string) => chainId.replace(/^sha256:/, "");
 
+/** Chain IDs of the layer directories under `dir` that `complete` says are whole. */
+export function listLayerDirs(dir: string, complete: (path: string) => boolean): string[] {
+  return readdirSync(dir)
+    .filter((n) => /^[a-f0-9]{64}$/.test(n) && complete(`${dir}/${n}`))
+    .map((n) => `sha256:${n}`);
+}
+
 /** A fresh temporary name next to `dir`'s final place, for build-then-rename. */
 export const tempName = (parent: string) => `${parent}/.tmp-${randomHex(6)}`;
 

@@ -76,6 +76,7 @@ export function storageConformance(name: string, make: (root: string) => Promise
       expect(d.hasLayer(`sha256:${"9".repeat(64)}`)).toBe(false);
       await d.createLayer(L1, null, tarOf(`${stage}/l1`));
       expect(d.hasLayer(L1)).toBe(true);
+      expect(d.layers().sort()).toEqual([L1, L2].sort());
     });
 
     test("a container on the lower layer sees its files with modes, owners, times, links and xattrs", async () => {
@@ -150,6 +151,7 @@ export function storageConformance(name: string, make: (root: string) => Promise
       }
       await expect(d.createLayer(bad, null, truncated())).rejects.toThrow();
       expect(d.hasLayer(bad)).toBe(false);
+      expect(d.layers()).not.toContain(bad);
       const leftovers = (readdirSync(`${root}/driver`, { recursive: true }) as string[]).filter((n) => n.split("/").some((c) => c.startsWith(".tmp")));
       expect(leftovers).toEqual([]);
     });
@@ -158,8 +160,10 @@ export function storageConformance(name: string, make: (root: string) => Promise
       const extra = `sha256:${"e".repeat(64)}`;
       await d.createLayer(extra, null, tarOf(`${stage}/l1`));
       expect(d.hasLayer(extra)).toBe(true);
+      expect(d.layers()).toContain(extra);
       await d.removeLayer(extra);
       expect(d.hasLayer(extra)).toBe(false);
+      expect(d.layers()).not.toContain(extra);
     });
   });
 }

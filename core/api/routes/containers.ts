@@ -7,7 +7,7 @@ import type { Engine } from "../../engine/engine.ts";
 import {
   killContainer, pauseContainer, renameContainer, resizeContainer, restartContainer, stopContainer, unpauseContainer, waitContainer,
 } from "../../engine/lifecycle.ts";
-import type { ContainerRecord, CreateRequest } from "../../engine/types.ts";
+import type { ContainerConfig, ContainerRecord, CreateRequest } from "../../engine/types.ts";
 import { json, type Ctx, type Router } from "../server.ts";
 import { containerInspect, containerSummaryBase, statusText } from "../shapes.ts";
 import { parseFilters, flag, pipeAttach } from "./util.ts";
@@ -20,6 +20,23 @@ export function containerRoutes(r: Router) {
     json(ctx.res, 201, out);
   });
   r.on("POST", "/containers/prune", pruneContainers);
+  r.on("POST", "/commit", async (ctx) => {
+    const ref = ctx.query.get("container");
+    if (!ref) throw invalidArgument("no container given (?container=)");
+    const { commitContainer } = await import("../../engine/commit.ts");
+    const config = await ctx.body<Partial<ContainerConfig>>();
+    const repo = ctx.query.get("repo") || undefined;
+    const id = await commitContainer(ctx.engine, ctx.engine.container(ref), {
+      repo,
+      tag: ctx.query.get("tag") || undefined,
+      comment: ctx.query.get("comment") ?? undefined,
+      author: ctx.query.get("author") ?? undefined,
+      changes: ctx.query.getAll("changes").flatMap((c) => c.split("\n")).filter(Boolean),
+      pause: ctx.query.get("pause") !== "0" && ctx.query.get("pause") !== "false",
+      config: Object.keys(config).length ? config : undefined,
+    });
+    json(ctx.res, 201, { Id: id });
+  });
   r.on("GET", "/containers/{id}/json", (ctx) => json(ctx.res, 200, containerInspect(ctx.engine, rec(ctx))));
   r.on("POST", "/containers/{id}/start", async (ctx) => {
     const c = rec(ctx);

@@ -4,6 +4,7 @@
 import { invalidArgument } from "../../errors.ts";
 import { exportRootfs, getArchive, putArchive, statPath } from "../../engine/archive.ts";
 import type { ContainerRecord } from "../../engine/types.ts";
+import { withoutEngineFiles } from "../../engine/changes.ts";
 import { libcSys } from "../../sys/libc.ts";
 import { json, type Ctx } from "../server.ts";
 import { flag, writeChunk } from "./util.ts";
@@ -83,16 +84,7 @@ export async function exportContainer(ctx: Ctx, c: ContainerRecord) {
   ctx.engine.emit("container", "export", c.Id, ctx.engine.containerAttributes(c));
 }
 
-/** Mount points berth makes for its own files: not the container's changes (Docker keeps them in an init layer). */
-const ENGINE_FILES = new Set(["/etc/hostname", "/etc/hosts", "/etc/resolv.conf"]);
-
 export async function changes(ctx: Ctx, c: ContainerRecord) {
-  const storage = await ctx.engine.storage(c.Driver);
-  const all = await storage.changes(c.Id);
-  const dropped = all.filter((x) => ENGINE_FILES.has(x.Path)).map((x) => x.Path);
-  const kept = all.filter((x) => !ENGINE_FILES.has(x.Path));
-  // A directory "changed" only because berth made those files in it is no change either.
-  const under = (dir: string, p: string) => p.startsWith(`${dir}/`);
-  const result = kept.filter((x) => !(x.Kind === 0 && dropped.some((d) => under(x.Path, d)) && !kept.some((y) => under(x.Path, y.Path))));
+  const result = withoutEngineFiles(await (await ctx.engine.storage(c.Driver)).changes(c.Id));
   json(ctx.res, 200, result.length ? result : null);
 }

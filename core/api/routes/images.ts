@@ -1,5 +1,9 @@
 // /images/...: list, inspect, history, tag, remove, import, prune, save, load.
-import { invalidArgument, isKind, notSupported } from "../../errors.ts";
+import { invalidArgument, isKind } from "../../errors.ts";
+import { jsonProgress, type Progress } from "../../images/progress.ts";
+import { pullImage } from "../../images/pull.ts";
+import { pushImage } from "../../images/push.ts";
+import type { Credentials } from "../../images/registry.ts";
 import { chainIds } from "../../images/store.ts";
 import { familiarName, parseReference } from "../../images/reference.ts";
 import type { ImageRecord } from "../../engine/types.ts";
@@ -18,13 +22,25 @@ export function imageRoutes(r: Router) {
   r.on("GET", "/images/{name*}/json", async (ctx) => {
     const images = await ctx.engine.images();
     const img = images.resolve(ctx.params.name!);
-    json(ctx.res, 200, imageInspect(img, images.tagsOf(img.id), ctx.engine.pluginName("storage") ?? ""));
+    json(ctx.res, 200, imageInspect(img, images.tagsOf(img.id), ctx.engine.pluginName("storage") ?? "", images.repoDigestsOf(img.id)));
   });
   r.on("GET", "/images/{name*}/history", async (ctx) => {
     const images = await ctx.engine.images();
     const img = images.resolve(ctx.params.name!);
     const sizes = chainIds(img.config.rootfs.diff_ids).map((c) => ctx.engine.db.getLayer(c)?.size ?? 0);
     json(ctx.res, 200, imageHistory(img, images.tagsOf(img.id), sizes));
+  });
+  r.on("POST", "/images/{name*}/push", async (ctx) => {
+    const images = await ctx.engine.images();
+    const tag = ctx.query.get("tag");
+    const ref = tag ? `${ctx.params.name}:${tag}` : ctx.params.name!;
+    const credentials = registryAuth(ctx);
+    images.resolve(ref); // a missing image is a plain 404
+    await jsonStream(ctx, async (progress, emit) => {
+      const out = await pushImage(images, ref, { registry: ctx.engine.registryOptions(), credentials, progress });
+      ctx.engine.emit("image", "push", ref, { name: familiarName(parseReference(ref)) });
+      emit({ progressDetail: {}, aux: { Tag: parseReference(ref).tag, Digest: out.digest, Size: out.size } });
+    });
   });
   r.on("POST", "/images/{name*}/tag", async (ctx) => {
     const images = await ctx.engine.images();
@@ -57,7 +73,11 @@ async function listImages(ctx: Ctx) {
   const out = [];
   for (const { image, tags } of images.list()) {
     if (!matchImage(image, tags, f)) continue;
-    out.push(imageSummary(image, tags.length ? tags : [], users.get(image.id) ?? 0));
+    // With a reference filter, only the names it matches are listed (as Docker does).
+    const shown = f.reference?.length ? tags.filter((t) => f.reference!.some((ref) => referenceMatch(ref, t))) : tags;
+    const repos = new Set(shown.map((t) => t.slice(0, t.lastIndexOf(":"))));
+    const digests = images.repoDigestsOf(image.id).filter((d) => !f.reference?.length || repos.has(d.split("@")[0]!));
+    out.push(imageSummary(image, shown, users.get(image.id) ?? 0, digests));
   }
   json(ctx.res, 200, out);
 }
@@ -66,24 +86,76 @@ async function listImages(ctx: Ctx) {
 function matchImage(img: ImageRecord, tags: string[], f: Record<string, string[]>): boolean {
   const labels = img.config.config?.Labels ?? {};
   if (f.dangling?.length && (f.dangling[0] === "true") !== (tags.length === 0)) return false;
-  if (f.reference?.length && !f.reference.some((ref) => tags.some((t) => globMatch(ref.includes(":") ? ref : `${ref}:*`, t)))) return false;
+  if (f.reference?.length && !f.reference.some((ref) => tags.some((t) => referenceMatch(ref, t)))) return false;
   return (f.label ?? []).every((v) => {
     const eq = v.indexOf("=");
     return eq < 0 ? v in labels : labels[v.slice(0, eq)] === v.slice(eq + 1);
   });
 }
 
+/** A reference filter against a tag; one without a tag matches every tag ("host:port/repo" has a colon, but in its domain). */
+function referenceMatch(ref: string, tag: string): boolean {
+  const hasTag = ref.slice(ref.lastIndexOf("/") + 1).includes(":");
+  return globMatch(hasTag ? ref : `${ref}:*`, tag);
+}
+
 function globMatch(pattern: string, value: string): boolean {
   return new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, ".")}$`).test(value);
 }
 
-/** POST /images/create: import (fromSrc) here; pulling from a registry is not in berth yet. */
+/** The credentials of a request: Docker's X-Registry-Auth, base64url JSON {username, password, identitytoken, serveraddress}. */
+export function registryAuth(ctx: Ctx): Credentials | undefined {
+  const header = ctx.req.headers["x-registry-auth"];
+  if (typeof header !== "string" || header === "") return undefined;
+  try {
+    const a = JSON.parse(Buffer.from(header, "base64url").toString()) as Credentials;
+    return a.username || a.password || a.identitytoken || a.registrytoken ? a : undefined;
+  } catch {
+    throw invalidArgument("the X-Registry-Auth header is not base64url JSON");
+  }
+}
+
+/**
+ * A JSON message stream (pull, push): progress lines as they come; an error
+ * before the first line is the usual {"message"} answer, after it a line of
+ * {"errorDetail", "error"}, as Docker sends it.
+ */
+async function jsonStream(ctx: Ctx, work: (progress: Progress, emit: (m: object) => void) => Promise<void>) {
+  let started = false;
+  const emit = (m: object) => {
+    if (!started) {
+      ctx.res.writeHead(200, { "Content-Type": "application/json" });
+      started = true;
+    }
+    ctx.res.write(`${JSON.stringify(m)}\n`);
+  };
+  try {
+    await work(jsonProgress(emit), emit);
+  } catch (err) {
+    if (!started) throw err;
+    const message = errorMessage(err);
+    emit({ errorDetail: { message }, error: message });
+  }
+  if (!started) ctx.res.writeHead(200, { "Content-Type": "application/json" });
+  ctx.res.end();
+}
+
+async function pull(ctx: Ctx, fromImage: string) {
+  const tag = ctx.query.get("tag");
+  const ref = tag ? (tag.startsWith("sha256:") ? `${fromImage}@${tag}` : `${fromImage}:${tag}`) : fromImage;
+  const images = await ctx.engine.images();
+  const credentials = registryAuth(ctx);
+  await jsonStream(ctx, async (progress) => {
+    const { image } = await pullImage(images, ref, { platform: ctx.query.get("platform") || undefined, registry: ctx.engine.registryOptions(), credentials, progress });
+    ctx.engine.emit("image", "pull", image.id, { name: familiarName(parseReference(ref)) });
+  });
+}
+
+/** POST /images/create: pull (fromImage) or import (fromSrc). */
 async function createImage(ctx: Ctx) {
   const fromSrc = ctx.query.get("fromSrc");
   const fromImage = ctx.query.get("fromImage");
-  if (fromImage) {
-    throw notSupported(`pull access denied for ${fromImage}: berth cannot pull from registries yet`, "import the image with `berth import`");
-  }
+  if (fromImage) return pull(ctx, fromImage);
   if (fromSrc !== "-") throw invalidArgument("only fromSrc=- (the request body) is supported for imports");
   const repo = ctx.query.get("repo");
   const tag = ctx.query.get("tag");

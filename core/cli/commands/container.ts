@@ -29,7 +29,7 @@ const prune: CommandDef = {
   },
 };
 
-const same = ["run", "create", "start", "stop", "restart", "kill", "rm", "logs", "exec", "attach", "pause", "unpause", "wait", "top", "stats", "rename", "cp", "diff", "export", "port"];
+const same = ["run", "create", "start", "stop", "restart", "kill", "rm", "logs", "exec", "attach", "pause", "unpause", "wait", "top", "stats", "rename", "cp", "diff", "export", "port", "commit"];
 
 export const command = groupCommand("container", "Manage containers", {
   ls: alias("ps"),

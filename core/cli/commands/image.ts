@@ -38,6 +38,8 @@ export const command = groupCommand("image", "Manage images", {
   rm: alias("rmi"),
   tag: alias("tag"),
   import: alias("import"),
+  pull: alias("pull"),
+  push: alias("push"),
   save: alias("save"),
   load: alias("load"),
   history: alias("history"),

@@ -12,7 +12,7 @@ import { overlayChanges } from "../../../core/engine/changes.ts";
 import { notFound } from "../../../core/errors.ts";
 import { applyLayer } from "../../../core/images/apply.ts";
 import type { Sys } from "../../../core/sys/index.ts";
-import { buildAtomically, diskUsage, isMountPoint, layerDir, unmountIfMounted } from "../fsutil.ts";
+import { buildAtomically, diskUsage, isMountPoint, layerDir, listLayerDirs, unmountIfMounted } from "../fsutil.ts";
 
 export class OverlayDriver implements StorageDriver {
   constructor(
@@ -35,11 +35,19 @@ export class OverlayDriver implements StorageDriver {
     const ancestors = parent ? [parent, ...this.lowerOf(parent)] : [];
     return buildAtomically(this.dir, `${this.dir}/${layerDir(chainId)}`, async (tmp) => {
       mkdirSync(`${tmp}/diff`, { recursive: true, mode: 0o755 });
-      const { size } = await applyLayer(`${tmp}/diff`, tar, { whiteouts: "overlay", sys: this.sys });
+      // Paths resolve through the layers below as a container sees them (their symlinks, their directories).
+      const lowers = ancestors.map((c) => `${this.dir}/${layerDir(c)}/diff`);
+      const { size } = await applyLayer(`${tmp}/diff`, tar, { whiteouts: "overlay", sys: this.sys, lowers });
+      // An opaque root (".wh..wh..opq" at the top) hides every layer below; overlayfs ignores the marker on a layer's root.
+      const opaqueRoot = this.sys.lgetxattr(`${tmp}/diff`, "trusted.overlay.opaque")?.[0] === 0x79;
       // Written last: its presence marks a complete layer.
-      writeFileSync(`${tmp}/lower`, ancestors.join("\n"));
+      writeFileSync(`${tmp}/lower`, (opaqueRoot ? [] : ancestors).join("\n"));
       return { size };
     });
+  }
+
+  layers(): string[] {
+    return listLayerDirs(this.dir, (p) => existsSync(`${p}/lower`));
   }
 
   async removeLayer(chainId: string) {

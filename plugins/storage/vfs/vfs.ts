@@ -9,7 +9,7 @@ import { naiveChanges } from "../../../core/engine/changes.ts";
 import { notFound } from "../../../core/errors.ts";
 import { applyLayer } from "../../../core/images/apply.ts";
 import type { Sys } from "../../../core/sys/index.ts";
-import { buildAtomically, copyTree, diskUsage, layerDir } from "../fsutil.ts";
+import { buildAtomically, copyTree, diskUsage, layerDir, listLayerDirs } from "../fsutil.ts";
 
 export class VfsDriver implements StorageDriver {
   constructor(
@@ -17,6 +17,10 @@ export class VfsDriver implements StorageDriver {
     private readonly sys: Sys,
   ) {
     mkdirSync(`${dir}/rw`, { recursive: true, mode: 0o700 });
+  }
+
+  layers(): string[] {
+    return listLayerDirs(this.dir, () => true); // complete once renamed into place
   }
 
   hasLayer(chainId: string): boolean {
