@@ -8,7 +8,7 @@ import { createApiServer } from "../api/server.ts";
 import { apiRouter } from "../api/routes/index.ts";
 import { helpText, parseArgs, UsageError, type FlagDef } from "../cli/args.ts";
 import { DEFAULT_ROOT, defaultSocket, Engine } from "../engine/engine.ts";
-import { initNetworks, sweepNetworks } from "../engine/networks.ts";
+import { initNetworks, sweepNetworks, takeDownNetworks } from "../engine/networks.ts";
 import { recover } from "../engine/recover.ts";
 import { BerthError } from "../errors.ts";
 import { libcSys } from "../sys/libc.ts";
@@ -83,9 +83,13 @@ async function main() {
   writeFileSync(`${root}/berthd.pid`, `${process.pid}\n`);
   console.error(`berthd: serving the Docker Engine API on unix://${socket} (root ${root})`);
 
-  const shutdown = () => {
+  let stopping = false;
+  const shutdown = async () => {
+    if (stopping) return;
+    stopping = true;
     server.close();
     engine.discovery.close();
+    await takeDownNetworks(engine);
     rmSync(socket, { force: true });
     rmSync(`${root}/berthd.pid`, { force: true });
     closeSync(lockFd);

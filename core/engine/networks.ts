@@ -359,6 +359,19 @@ export async function disconnectContainer(engine: Engine, netRef: string, rec: C
   engine.emit("network", "disconnect", n.Id, { container: rec.Id, name: n.Name, type: n.Driver });
 }
 
+/**
+ * A daemon stopping with no container running takes its networks off the
+ * host (bridges, firewall rules): the next start makes them again from its
+ * records. With containers running, all stays for them.
+ */
+export async function takeDownNetworks(engine: Engine) {
+  if ([...engine.containers.values()].some((c) => engine.rt(c.Id).proc)) return;
+  for (const n of engine.db.listNetworks()) {
+    const driver = await driverOf(engine, n).catch(() => undefined);
+    await driver?.removeNetwork?.(networkConfig(n)).catch((err) => console.error(`berthd: taking down network ${n.Name}: ${(err as Error).message}`));
+  }
+}
+
 /** Daemon start, once running containers are adopted: each driver removes what dead endpoints left. */
 export async function sweepNetworks(engine: Engine) {
   const live = liveEndpoints(engine);

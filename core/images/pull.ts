@@ -10,6 +10,7 @@ import { familiarName, parseReference } from "./reference.ts";
 import { Registry, type Credentials, type RegistryOptions } from "./registry.ts";
 import { chainIds, LAYER_TAR, repoDigestKey, type ImageStore } from "./store.ts";
 import type { Progress } from "./progress.ts";
+import { trace } from "../trace.ts";
 
 const INDEX_TYPES = ["application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json"];
 /** Layers downloaded at once, as Docker does. */
@@ -38,7 +39,8 @@ interface Descriptor {
 export async function pullImage(store: ImageStore, refText: string, opts: PullOptions): Promise<PullResult> {
   const ref = parseReference(refText);
   const p = opts.progress;
-  const registry = new Registry(ref.domain, { ...opts.registry, credentials: () => opts.credentials });
+  // Credentials go to the reference's own registry only, never to a mirror.
+  const registry = new Registry(ref.domain, { ...opts.registry, credentials: (host) => (host === ref.domain ? opts.credentials : undefined) });
   p.status(`Pulling from ${ref.path}`, ref.digest ?? ref.tag);
   const top = await registry.manifest(ref.path, ref.digest ?? ref.tag!);
   let manifest = top;
@@ -87,7 +89,9 @@ export async function pullImage(store: ImageStore, refText: string, opts: PullOp
     const startNext = () => {
       const item = queue[next++];
       if (!item) return;
+      trace(`pull: download ${item.i} starts`);
       const d = download(store, registry, ref.path, item.layer, p).then((isNew) => {
+        trace(`pull: download ${item.i} done`);
         if (isNew) created.push(item.layer.digest);
       });
       downloads.set(item.i, d);
@@ -96,8 +100,10 @@ export async function pullImage(store: ImageStore, refText: string, opts: PullOp
     for (let k = 0; k < CONCURRENT_DOWNLOADS; k++) startNext();
     for (const { layer, i } of queue) {
       await downloads.get(i);
+      trace(`pull: unpack ${i} starts`);
       await store.unpackLayer(chains[i]!, i > 0 ? chains[i - 1]! : null, diffIds[i]!, { blob: layer.digest, mediaType: layer.mediaType || LAYER_TAR }, (n) => p.progress("Extracting", short(layer.digest), n, layer.size));
       unpacked.push(chains[i]!);
+      trace(`pull: unpack ${i} done`);
       p.status("Pull complete", short(layer.digest));
     }
     const image = await store.addImage(m.config.digest, config, m.layers.map((l) => ({ blob: l.digest, mediaType: l.mediaType || LAYER_TAR })), []);

@@ -22,7 +22,8 @@ export async function pushImage(store: ImageStore, refText: string, opts: PushOp
   if (ref.digest) throw invalidArgument(`cannot push a digest reference: "${refText}"`, "push a tag (NAME:TAG)");
   const image = store.resolve(refText);
   const p = opts.progress;
-  const registry = new Registry(ref.domain, { ...opts.registry, credentials: () => opts.credentials });
+  // Credentials go to the reference's own registry only, never to a mirror.
+  const registry = new Registry(ref.domain, { ...opts.registry, credentials: (host) => (host === ref.domain ? opts.credentials : undefined) });
   p.status(`The push refers to repository [${ref.domain}/${ref.path}]`);
 
   const blobs = chainIds(image.config.rootfs.diff_ids).map((chain) => {

@@ -69,7 +69,7 @@ function retryAfter(res: Response, n: number): number {
 
 export interface RetryPolicy {
   retries: number;
-  /** The request may be sent again: a retry cannot do what the first one did twice. */
+  /** Sent twice, it does no more than sent once: safe to send again. */
   idempotent: boolean;
   /** What the request is for, for messages ("manifest for docker.io/library/busybox:latest"). */
   subject: string;
@@ -89,7 +89,7 @@ export async function withRetries(policy: RetryPolicy, attempt: () => Promise<Re
       res = await attempt();
     } catch (err) {
       if (isBerthError(err)) throw err;
-      const code = String((err as { code?: unknown }).code ?? "");
+      const code = String((err as { code?: unknown } | null)?.code ?? "");
       if (!certificateFailure(code) && policy.idempotent && n < policy.retries) {
         await Bun.sleep(backoff(n));
         continue;
