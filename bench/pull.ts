@@ -1,9 +1,9 @@
 // Pull a 200 MB image of 2,000 files (4 gzip layers of 500 random files)
-// from a local registry, berth next to Docker in the same run, each pull
+// from a local registry, berth next to Docker and Podman in the same run, each pull
 // into an empty store. The image is made offline (busybox and /dev/urandom),
 // saved by berth and pushed with gzip layers by skopeo, as registries
 // usually hold them.
-// Usage: bun bench/pull.ts [runs=5]   (needs docker-registry and skopeo; Docker optional)
+// Usage: bun bench/pull.ts [runs=5]   (needs docker-registry and skopeo; Docker and Podman optional)
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { peerWorks, report, type Summary } from "./lib.ts";
 import { startRegistry } from "../test/helpers/docker-registry.ts";
@@ -19,6 +19,13 @@ function run(argv: string[]): string {
   const p = Bun.spawnSync(argv, { stdout: "pipe", stderr: "pipe" });
   if (p.exitCode !== 0) throw new Error(`${argv.join(" ")} failed (${p.exitCode}): ${p.stderr.toString().trim()}`);
   return p.stdout.toString();
+}
+
+/** `run` for what talks to the registry: the event loop must keep reading its log, or the registry stops once the pipe is full. */
+async function runAsync(argv: string[]): Promise<void> {
+  const p = Bun.spawn(argv, { stdout: "ignore", stderr: "pipe" });
+  const [stderr, code] = await Promise.all([new Response(p.stderr).text(), p.exited]);
+  if (code !== 0) throw new Error(`${argv.join(" ")} failed (${code}): ${stderr.trim()}`);
 }
 
 const berthIn = (root: string) => [`${repo}bin/berth`, "--root", root, "--cgroup-parent", `berth-bench-${root.slice(-6)}`];
@@ -50,21 +57,30 @@ if (!existsSync(archive)) {
 
 const reg = await startRegistry();
 const ref = `${reg.domain}/bench/big:1`;
-run(["skopeo", "copy", "--quiet", "--dest-tls-verify=false", "--dest-compress", "--dest-compress-format", "gzip", `docker-archive:${archive}`, `docker://${ref}`]);
+await runAsync(["skopeo", "copy", "--quiet", "--dest-tls-verify=false", "--dest-compress", "--dest-compress-format", "gzip", `docker-archive:${archive}`, `docker://${ref}`]);
 
-/** Let the disk settle: the previous run's deletions (ext4 with discard here) would slow the next one's writes. */
+/**
+ * Every timed pull starts at least 31 s after the bench last deleted files,
+ * after a sync. Without a journal (as on this machine's root filesystem)
+ * ext4 skips the inodes freed in the last 30 s (dirty_expire_centisecs)
+ * when it allocates new ones, and the search makes every file creation
+ * several times slower: a pull right after an `rmi` measures the deletion.
+ */
+let lastDeletion = 0;
+const deleted = () => (lastDeletion = performance.now());
 const settle = () => {
   Bun.spawnSync(["sync"]);
-  Bun.sleepSync(2000);
+  const wait = lastDeletion + 31_000 - performance.now();
+  if (wait > 0) Bun.sleepSync(wait);
 };
 
-function timed(name: string, before: () => void, argv: () => string[]): Summary {
+async function timed(name: string, before: () => void, argv: () => string[]): Promise<Summary> {
   const times: number[] = [];
   for (let i = 0; i < runs + 1; i++) {
     before();
     settle();
     const t0 = performance.now();
-    run(argv());
+    await runAsync(argv());
     const dt = performance.now() - t0;
     if (i > 0) times.push(dt); // the first run warms the registry's disk cache
   }
@@ -73,27 +89,41 @@ function timed(name: string, before: () => void, argv: () => string[]): Summary 
 }
 
 const rows: Summary[] = [];
-let root = "";
+// berth pulls into a new root each time; the roots are deleted at the end, so nothing is deleted in between.
+const roots: string[] = [];
+deleted(); // what the set-up above removed
 rows.push(
-  timed(
+  await timed(
     "berth",
     () => {
-      if (root) stop(root);
-      root = mkdtempSync(`${work}/root-`);
-      run([...berthIn(root), "version"]); // the daemon is up before the clock starts
+      roots.push(mkdtempSync(`${work}/root-`));
+      run([...berthIn(roots.at(-1)!), "version"]); // the daemon is up before the clock starts
     },
-    () => [...berthIn(root), "pull", "-q", ref],
+    () => [...berthIn(roots.at(-1)!), "pull", "-q", ref],
   ),
 );
-stop(root);
+for (const root of roots) stop(root);
+deleted();
 if (peerWorks(["docker", "info"])) {
   // Remove the image by its ID, under whatever names it has, so every pull downloads it all.
   const dockerRmi = () => {
     const id = Bun.spawnSync(["docker", "image", "inspect", "-f", "{{.Id}}", ref], { stderr: "ignore" }).stdout.toString().trim();
-    if (id) run(["docker", "rmi", "-f", id]);
+    if (id) {
+      run(["docker", "rmi", "-f", id]);
+      deleted();
+    }
   };
-  rows.push(timed("docker", dockerRmi, () => ["docker", "pull", "-q", ref]));
+  rows.push(await timed("docker", dockerRmi, () => ["docker", "pull", "-q", ref]));
   dockerRmi();
+}
+if (peerWorks(["podman", "info"])) {
+  const podmanRmi = () => {
+    if (Bun.spawnSync(["podman", "image", "exists", ref]).exitCode !== 0) return;
+    run(["podman", "rmi", "-f", ref]);
+    deleted();
+  };
+  rows.push(await timed("podman", podmanRmi, () => ["podman", "pull", "-q", "--tls-verify=false", ref]));
+  podmanRmi();
 }
 await reg.stop();
 console.log(report(`pull a 200 MB image of 2,000 files (4 gzip layers) from a local registry (${runs} runs, ${new Date().toISOString().slice(0, 10)})`, rows));

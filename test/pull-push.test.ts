@@ -4,8 +4,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { berth, docker, importBusybox, leaks, makeRoot, removeRoot, type TestRoot } from "./helpers/berth.ts";
+import { BERTH, berth, docker, importBusybox, leaks, makeRoot, removeRoot, stopDaemon, type TestRoot } from "./helpers/berth.ts";
 import { blobDataPath, startRegistry, type TestRegistry } from "./helpers/docker-registry.ts";
+import { inPty } from "./helpers/pty.ts";
 
 let t: TestRoot;
 let reg: TestRegistry;
@@ -67,6 +68,23 @@ describe("push and pull", () => {
     }
   }, 60_000);
 
+  test("on a terminal, each layer has a line that its progress bar rewrites in place; piped, no progress ticks", async () => {
+    const name = `${reg.domain}/team/tty:1`;
+    await ok(["tag", "bb", name]);
+    const other = makeRoot();
+    try {
+      const piped = await ok(["push", name]);
+      expect(piped).not.toContain("Pushing [");
+      const pty = await inPty([BERTH, ...other.flags, "pull", name], { env: env() });
+      expect(pty.code, pty.output).toBe(0);
+      expect(pty.output).toMatch(/: Downloading \[[=> ]+\] +[\d.]+[kM]?B\/[\d.]+[kM]?B/);
+      expect(pty.output).toMatch(/\x1b\[\d+A\x1b\[2K\r[a-f0-9]{12}: Pull complete/); // up to the layer's line, rewritten
+      expect(pty.output).toContain(`Status: Downloaded newer image for ${name}`);
+    } finally {
+      await removeRoot(other);
+    }
+  });
+
   test("a push to another repository of the registry mounts the layer instead of uploading it", async () => {
     await ok(["tag", "bb", `${reg.domain}/first/bb:1`]);
     await ok(["push", `${reg.domain}/first/bb:1`]);
@@ -102,6 +120,61 @@ describe("push and pull", () => {
       expect(blobs(other)).toEqual(before);
       expect((await berth(other, ["images", "-q"])).stdout).toBe("");
     } finally {
+      await removeRoot(other);
+    }
+  }, 60_000);
+
+  test("a daemon killed in the middle of a pull: the next one removes what the pull left, and the pull then works", async () => {
+    const name = `cut/bb:1`;
+    await ok(["run", "--name", "big", "bb", "sh", "-c", "head -c 4000000 /dev/urandom > /big"]);
+    await ok(["commit", "big", `${reg.domain}/${name}`]);
+    await ok(["rm", "big"]);
+    await ok(["push", `${reg.domain}/${name}`]);
+    const [base, top] = JSON.parse(await ok(["image", "inspect", "-f", "{{json .RootFS.Layers}}", `${reg.domain}/${name}`])) as [string, string];
+
+    // A registry in front of the real one that sends half of the top layer, then nothing.
+    let halfSent: () => void = () => {};
+    const stalled = new Promise<void>((r) => (halfSent = r));
+    const proxy = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      async fetch(req) {
+        const url = new URL(req.url);
+        const res = await fetch(`${reg.url}${url.pathname}${url.search}`, { method: req.method, headers: req.headers, redirect: "manual" });
+        if (req.method !== "GET" || !url.pathname.endsWith(`/blobs/${top}`)) return res;
+        const body = new Uint8Array(await res.arrayBuffer());
+        const stream = new ReadableStream<Uint8Array>({
+          start(c) {
+            c.enqueue(body.subarray(0, body.length >> 1));
+            halfSent();
+          },
+        });
+        return new Response(stream, { headers: { "content-type": "application/octet-stream", "content-length": String(body.length) } });
+      },
+    });
+    const other = makeRoot();
+    try {
+      await berth(other, ["version"]);
+      const pulling = berth(other, ["pull", `127.0.0.1:${proxy.port}/${name}`], { env: env() });
+      await stalled;
+      const baseLayer = `${other.root}/layers/overlay/${base.slice(7)}/lower`;
+      for (let i = 0; i < 200 && !existsSync(baseLayer); i++) await Bun.sleep(25);
+      expect(existsSync(baseLayer)).toBe(true); // the layer below was unpacked already
+      expect(readdirSync(`${other.root}/blobs/ingest`).length).toBe(1); // the top one is half there
+      await stopDaemon(other, "SIGKILL");
+      expect((await pulling).code).not.toBe(0);
+
+      await berth(other, ["version"]); // a new daemon
+      expect(readdirSync(`${other.root}/blobs/ingest`)).toEqual([]);
+      expect(blobs(other)).toEqual([]);
+      expect(readdirSync(`${other.root}/layers/overlay`).filter((n) => /^[a-f0-9]{64}$/.test(n))).toEqual([]);
+      expect((await berth(other, ["images", "-q"])).stdout).toBe("");
+
+      await ok(["pull", `${reg.domain}/${name}`], other);
+      expect(await ok(["run", "--rm", `${reg.domain}/${name}`, "sh", "-c", "wc -c < /big"], other)).toBe("4000000\n");
+      expect(leaks(other)).toEqual([]);
+    } finally {
+      proxy.stop(true);
       await removeRoot(other);
     }
   }, 60_000);

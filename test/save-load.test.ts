@@ -302,3 +302,87 @@ describe("the docker CLI against berthd", () => {
     await ok(["rmi", "dk:1"]);
   });
 });
+
+describe("interoperability with skopeo and umoci", () => {
+  const rootfsFile = (dir: string, name: string) => sha(readFileSync(`${dir}/${name}`));
+
+  test("berth's archive reads as a docker-archive and as an OCI layout; umoci unpacks it to the image's files", async () => {
+    await ok(["tag", "bb", "inter:1"]);
+    const dir = scratch();
+    await ok(["save", "-o", `${dir}/a.tar`, "inter:1"]);
+    const diffIds = JSON.parse(await ok(["image", "inspect", "-f", "{{json .RootFS.Layers}}", "inter:1"]));
+    const asArchive = JSON.parse(sh(["skopeo", "inspect", `docker-archive:${dir}/a.tar`]));
+    expect(asArchive.Layers).toEqual(diffIds);
+
+    mkdirSync(`${dir}/layout`);
+    sh(["tar", "-C", `${dir}/layout`, "-xf", `${dir}/a.tar`]);
+    const index = JSON.parse(readFileSync(`${dir}/layout/index.json`, "utf8"));
+    const asLayout = JSON.parse(sh(["skopeo", "inspect", `oci:${dir}/layout:1`]));
+    expect(asLayout.Digest).toBe(index.manifests[0].digest);
+
+    sh(["umoci", "unpack", "--rootless", "--image", `${dir}/layout:1`, `${dir}/bundle`]);
+    const original = `${dir}/original`;
+    mkdirSync(original);
+    sh(["tar", "-C", original, "-xf", await busyboxTar()]);
+    expect(rootfsFile(`${dir}/bundle/rootfs`, "bin/busybox")).toBe(rootfsFile(original, "bin/busybox"));
+    const files = (root: string) => sh(["sh", "-c", `cd ${root} && find . | sort`]);
+    expect(files(`${dir}/bundle/rootfs`)).toBe(files(original));
+    await ok(["rmi", "inter:1"]);
+  });
+
+  test("skopeo's OCI layout with zstd layers and its docker-archive load into berth, and run", async () => {
+    await ok(["tag", "bb", "inter:2"]);
+    const dir = scratch();
+    await ok(["save", "-o", `${dir}/a.tar`, "inter:2"]);
+
+    sh(["skopeo", "copy", "-q", "--dest-compress", "--dest-compress-format", "zstd", `docker-archive:${dir}/a.tar`, `oci:${dir}/zstd:v1`]);
+    const index = JSON.parse(readFileSync(`${dir}/zstd/index.json`, "utf8"));
+    const manifest = JSON.parse(readFileSync(`${dir}/zstd/blobs/sha256/${index.manifests[0].digest.slice(7)}`, "utf8"));
+    expect(manifest.layers.map((l: { mediaType: string }) => l.mediaType)).toEqual(["application/vnd.oci.image.layer.v1.tar+zstd"]);
+    const loaded = await ok(["load", "-i", tarDir(`${dir}/zstd`)]);
+    expect(loaded).toBe(`Loaded image ID: ${manifest.config.digest}\n`);
+    expect(await ok(["run", "--rm", manifest.config.digest, "echo", "from zstd"])).toBe("from zstd\n");
+
+    sh(["tar", "-C", `${dir}/zstd`, "-xf", `${dir}/a.tar`]); // the same directory, now also holding berth's own layout
+    sh(["skopeo", "copy", "-q", `oci:${dir}/zstd:2`, `docker-archive:${dir}/back.tar:skopeo/inter:x`]);
+    expect(await ok(["load", "-i", `${dir}/back.tar`])).toBe("Loaded image: skopeo/inter:x\n");
+    expect(await idOf("skopeo/inter:x")).toBe(bbId);
+    expect(await ok(["run", "--rm", "skopeo/inter:x", "echo", "from skopeo"])).toBe("from skopeo\n");
+    await ok(["rmi", "inter:2", "skopeo/inter:x", manifest.config.digest]);
+  });
+});
+
+// Round trips with a real Docker Engine: only where one answers on the
+// default socket (the peers of bench/ run one; CI machines may not).
+const dockerEngine = Bun.spawnSync(["docker", "-H", "unix:///var/run/docker.sock", "version", "--format", "{{.Server.Version}}"], { stderr: "ignore" }).exitCode === 0;
+describe.runIf(dockerEngine)("round trips with Docker Engine", () => {
+  const engine = (args: string[], stdin?: Uint8Array) => {
+    const r = Bun.spawnSync(["docker", "-H", "unix:///var/run/docker.sock", ...args], { stdin, stderr: "pipe", env: { ...process.env, DOCKER_CLI_HINTS: "false" } });
+    expect(r.exitCode, `docker ${args.join(" ")}: ${r.stderr}`).toBe(0);
+    return r.stdout.toString();
+  };
+
+  test("berth save, then docker load: the same image ID, and Docker runs it; docker save, then berth load, brings back what Docker made", async () => {
+    const name = `berth-roundtrip-${t.root.slice(-6).toLowerCase()}`;
+    await ok(["tag", "bb", `${name}:1`]);
+    const dir = scratch();
+    await ok(["save", "-o", `${dir}/to-docker.tar`, `${name}:1`]);
+    try {
+      expect(engine(["load", "-i", `${dir}/to-docker.tar`])).toContain(`Loaded image: ${name}:1`);
+      expect(engine(["image", "inspect", "-f", "{{.Id}}", `${name}:1`]).trim()).toBe(bbId);
+      expect(engine(["run", "--rm", "--network", "none", `${name}:1`, "echo", "in docker"])).toBe("in docker\n");
+      // Docker's own change: a commit gives a layer that Docker wrote.
+      const cid = engine(["create", "--network", "none", `${name}:1`, "sh", "-c", "echo docker-made > /made.txt"]).trim();
+      engine(["start", "-a", cid]);
+      const committed = engine(["commit", cid, `${name}:2`]).trim();
+      engine(["rm", cid]);
+      engine(["save", "-o", `${dir}/from-docker.tar`, `${name}:2`]);
+      expect(await ok(["load", "-i", `${dir}/from-docker.tar`])).toBe(`Loaded image: ${name}:2\n`);
+      expect(await idOf(`${name}:2`)).toBe(committed);
+      expect(await ok(["run", "--rm", `${name}:2`, "cat", "/made.txt"])).toBe("docker-made\n");
+    } finally {
+      Bun.spawnSync(["docker", "-H", "unix:///var/run/docker.sock", "rmi", `${name}:1`, `${name}:2`], { stderr: "ignore" });
+    }
+    await ok(["rmi", `${name}:1`, `${name}:2`]);
+  });
+});
