@@ -182,6 +182,23 @@ describe("help", () => {
     }
   });
 
+  test("every subcommand of a group has --help with its usage as typed (docker image ls, not images)", async () => {
+    for (const group of ["container", "image", "network", "volume", "system"]) {
+      const list = await berth(t, [group, "--help"]);
+      expect(list.code, group).toBe(0);
+      const subs = [...list.stdout.slice(list.stdout.indexOf("Commands:")).matchAll(/^  ([a-z]+)\s{2,}/gm)].map((m) => m[1]!);
+      expect(subs.length, group).toBeGreaterThan(1);
+      for (const sub of subs) {
+        const h = await berth(t, [group, sub, "--help"]);
+        expect(h.code, `${group} ${sub}`).toBe(0);
+        expect(h.stdout, `${group} ${sub}`).toMatch(new RegExp(`^Usage:  berth ${group} ${sub}( \\[|\\s[A-Z]|\n)`));
+        for (const line of h.stdout.split("\n").filter((l) => /^\s+(-\w, )?--/.test(l))) expect(line.trim().split(/\s{2,}/).length, line).toBeGreaterThan(1);
+      }
+    }
+    const missing = await berth(t, ["network", "create"]);
+    expect(missing.stderr).toContain('"berth network create" requires exactly 1 argument.');
+  });
+
   test("a missing argument says what is required", async () => {
     const r = await berth(t, ["rm"]);
     expect(r.code).toBe(1);

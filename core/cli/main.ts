@@ -150,7 +150,10 @@ export async function runGroup(prog: string, summary: string, subcommands: Recor
     printErr(`berth: '${name}' is not a ${prog} command.\nSee '${prog} --help'\n`);
     return 1;
   }
-  return runCommand(prog, (await entry.load()).command, rest, global);
+  const { command } = await entry.load();
+  // Shown as typed ("berth image ls [OPTIONS]"), whatever the command's own name ("images") or usage ("image prune ...").
+  const operands = command.usage.split(" ").filter((_, i, words) => words.slice(0, i + 1).some((w) => /^[[A-Z]/.test(w)));
+  return runCommand(prog, { ...command, name, usage: [name, ...operands].join(" ") }, rest, global);
 }
 
 export async function main(argv: string[]): Promise<number> {
