@@ -179,7 +179,7 @@ export function containerSummaryBase(c: ContainerRecord) {
 export function imageSummary(img: ImageRecord, tags: string[], containers: number, digests: string[] = []) {
   return {
     Id: img.id,
-    ParentId: "",
+    ParentId: img.parent ?? "",
     RepoTags: tags,
     RepoDigests: digests,
     Created: seconds(img.created),
@@ -198,7 +198,7 @@ export function imageInspect(img: ImageRecord, tags: string[], driver: string, d
     Id: img.id,
     RepoTags: tags,
     RepoDigests: digests,
-    Parent: "",
+    Parent: img.parent ?? "",
     Comment: history[history.length - 1]?.comment ?? "",
     Created: img.created,
     Container: "",
@@ -217,19 +217,21 @@ export function imageInspect(img: ImageRecord, tags: string[], driver: string, d
 }
 
 /** GET /images/{name}/history: newest first; layer sizes from the layers table. */
-export function imageHistory(img: ImageRecord, tags: string[], layerSizes: number[]) {
+export function imageHistory(img: ImageRecord, tags: string[], layerSizes: number[], ancestors: { image: ImageRecord; tags: string[] }[] = []) {
   const history = img.config.history ?? [];
   let layer = 0;
   const rows = history.map((h) => {
     const size = h.empty_layer ? 0 : (layerSizes[layer++] ?? 0);
     return { Id: "<missing>", Created: h.created ? seconds(h.created) : 0, CreatedBy: h.created_by ?? "", Tags: null as string[] | null, Size: size, Comment: h.comment ?? "" };
   });
-  rows.reverse();
-  if (rows[0]) {
-    rows[0].Id = img.id;
-    rows[0].Tags = tags.length ? tags : null;
+  // A built image's steps are its parents: each one's last history entry is its step.
+  for (const a of [{ image: img, tags }, ...ancestors]) {
+    const row = rows[(a.image.config.history ?? []).length - 1];
+    if (!row) continue;
+    row.Id = a.image.id;
+    row.Tags = a.tags.length ? a.tags : null;
   }
-  return rows;
+  return rows.reverse();
 }
 
 /** Docker's volume object (without berth's own bookkeeping fields). */

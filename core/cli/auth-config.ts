@@ -70,6 +70,17 @@ export function credentialsFor(domain: string): { username: string; password: st
   return { username, password: rest.join(":"), identitytoken: entry.identitytoken };
 }
 
+/** Every registry's credentials, by config.json key: the X-Registry-Config of a build (its base images' pulls). */
+export function allCredentials(): Record<string, { username: string; password: string; identitytoken?: string }> {
+  const out: Record<string, { username: string; password: string; identitytoken?: string }> = {};
+  for (const key of Object.keys(readConfig().auths ?? {})) {
+    const domain = key === DOCKER_HUB ? "docker.io" : key;
+    const c = credentialsFor(domain);
+    if (c) out[key] = c;
+  }
+  return out;
+}
+
 /** The X-Registry-Auth header for a registry: base64url of {username, password, serveraddress}; undefined without credentials. */
 export function registryAuthHeader(domain: string): string | undefined {
   const c = credentialsFor(domain);

@@ -1,4 +1,4 @@
-// Showing a JSON message stream (pull, push) as the docker CLI does: on a
+// Showing a JSON message stream (pull, push, build) as the docker CLI does: on a
 // terminal a line per layer, rewritten in place with its progress bar;
 // otherwise plain lines without the progress ticks.
 import { BerthError } from "../errors.ts";
@@ -10,8 +10,10 @@ interface Message {
   progress?: string;
   progressDetail?: { current?: number; total?: number };
   error?: string;
-  errorDetail?: { message: string };
+  errorDetail?: { message: string; code?: number };
   aux?: unknown;
+  /** Build output: text as it comes. */
+  stream?: string;
 }
 
 /** Print the stream; returns its aux messages; throws the stream's error. */
@@ -21,8 +23,14 @@ export async function showProgress(body: ReadableStream<Uint8Array>, tty: boolea
   let pending = "";
   const decoder = new TextDecoder();
   const show = (m: Message) => {
-    if (m.errorDetail || m.error) throw new BerthError("Internal", m.errorDetail?.message ?? m.error!);
+    if (m.errorDetail || m.error) {
+      const err = new BerthError("Internal", m.errorDetail?.message ?? m.error!);
+      // A failed RUN's exit code is the command's (docker build exits with it).
+      if (m.errorDetail?.code) Object.assign(err, { exitCode: m.errorDetail.code });
+      throw err;
+    }
     if (m.aux !== undefined) return void aux.push(m.aux);
+    if (m.stream !== undefined) return void (quiet ? undefined : print(m.stream));
     if (quiet || !m.status) return;
     const text = `${m.id ? `${m.id}: ` : ""}${m.status}${tty && m.progress ? ` ${m.progress}` : ""}`;
     if (!tty) {

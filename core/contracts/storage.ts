@@ -38,6 +38,8 @@ export interface StorageDriver {
   unmount(id: string): Promise<void>;
   /** Remove the writable layer (unmounting first). Removing a missing one succeeds. */
   removeWritable(id: string): Promise<void>;
+  /** IDs of every writable layer: what a restarted engine checks against its containers. */
+  writables(): string[];
   /** Bytes used by the writable layer of `id`. */
   writableSize(id: string): Promise<number>;
   /** What the container changed in its filesystem, against its image. */

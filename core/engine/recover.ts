@@ -76,7 +76,8 @@ async function removeLeftovers(engine: Engine) {
   for (const id of safeList(`${engine.execRoot}/e`)) rmSync(`${engine.execRoot}/e/${id}`, { recursive: true, force: true });
   for (const id of safeList(`${engine.root}/containers`)) if (!known.has(id)) rmSync(`${engine.root}/containers/${id}`, { recursive: true, force: true });
   const storage = await engine.storage();
-  for (const id of safeList(`${engine.root}/layers/${engine.pluginName("storage")}/rw`)) if (!known.has(id)) await storage.removeWritable(id).catch(() => {});
+  // Writable layers of no container: removed containers' that a crash interrupted, a build's looks into an image.
+  for (const id of storage.writables()) if (!known.has(id)) await storage.removeWritable(id).catch(() => {});
   for (const f of safeList(`${engine.root}/blobs/ingest`)) rmSync(`${engine.root}/blobs/ingest/${f}`, { force: true });
   const gc = await (await engine.images()).collectGarbage();
   if (gc.layers || gc.blobs) console.error(`berthd: removed ${gc.layers} layers and ${gc.blobs} blobs no image uses (left by an interrupted pull, load or commit)`);

@@ -273,6 +273,10 @@ export interface ImageConfig {
     Labels?: Record<string, string> | null;
     StopSignal?: string;
     Healthcheck?: HealthConfig;
+    /** ONBUILD triggers: instructions run when a build starts FROM this image. */
+    OnBuild?: string[] | null;
+    /** SHELL: the shell of shell-form RUN, CMD and ENTRYPOINT. */
+    Shell?: string[];
   };
   rootfs: { type: "layers"; diff_ids: string[] };
   history?: { created?: string; created_by?: string; comment?: string; empty_layer?: boolean }[];
@@ -287,4 +291,6 @@ export interface ImageRecord {
   /** Uncompressed bytes of all layers. */
   size: number;
   created: string;
+  /** The image a build step made this one from (Docker's Parent). */
+  parent?: string;
 }

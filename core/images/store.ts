@@ -111,7 +111,7 @@ export class ImageStore {
    * driver lacks, then record layers, manifest, image and tags in one
    * transaction. A failure takes back the layers it unpacked.
    */
-  async addImage(id: string, config: ImageConfig, layers: LayerBlob[], tags: string[]): Promise<ImageRecord> {
+  async addImage(id: string, config: ImageConfig, layers: LayerBlob[], tags: string[], parent?: string): Promise<ImageRecord> {
     const chains = chainIds(config.rootfs.diff_ids);
     const unpacked: string[] = [];
     let manifestDigest: string | undefined;
@@ -136,7 +136,7 @@ export class ImageStore {
         layers: rows.map((r) => ({ mediaType: r.media_type, digest: r.blob, size: r.blob_size })),
       };
       manifestDigest = await this.blobs.put(JSON.stringify(manifest));
-      const record: ImageRecord = { id, config, manifestDigest, size: rows.reduce((n, r) => n + r.size, 0), created: config.created ?? new Date().toISOString() };
+      const record: ImageRecord = { id, config, manifestDigest, size: rows.reduce((n, r) => n + r.size, 0), created: config.created ?? new Date().toISOString(), ...(parent ? { parent } : {}) };
       this.db.tx(() => {
         for (const r of rows) this.db.putLayer(r);
         this.db.putImage(record);
@@ -259,9 +259,11 @@ export class ImageStore {
     const short = image.id.slice(7, 19);
     const report: string[] = [];
 
+    const children = this.db.childrenOf(image.id);
     if (!byId) {
       const key = normalize(nameOrId);
-      if (tags.length > 1 || (users.length > 0 && force)) {
+      // An image other images were built on stays, untagged, as their parent (Docker keeps intermediate images).
+      if (tags.length > 1 || (users.length > 0 && force) || children.length > 0) {
         this.db.deleteTag(key);
         return [`Untagged: ${familiarName(parseReference(key))}`];
       }
@@ -272,16 +274,35 @@ export class ImageStore {
       const running = users.find((u) => u.running);
       if (running) throw conflict(`conflict: unable to delete ${short} (cannot be forced) - image is being used by running container ${running.id.slice(0, 12)}`);
       if (!force && users.length > 0) throw conflict(`conflict: unable to delete ${short} (must be forced) - image is being used by stopped container ${users[0]!.id.slice(0, 12)}`);
+      if (children.length > 0) throw conflict(`conflict: unable to delete ${short} (cannot be forced) - image has dependent child images`);
       if (!force && tags.length > 1) throw conflict(`conflict: unable to delete ${short} (must be forced) - image is referenced in multiple repositories`);
     }
 
     for (const t of tags) report.push(`Untagged: ${familiarName(parseReference(t))}`);
-    this.db.tx(() => this.db.deleteImage(image.id));
-    report.push(`Deleted: ${image.id}`);
+    // Then its untagged parents that nothing else uses, as Docker deletes a build's intermediate images with it.
+    const deleted: ImageRecord[] = [];
+    this.db.tx(() => {
+      for (let img: ImageRecord | undefined = image; img; ) {
+        this.db.deleteImage(img.id);
+        deleted.push(img);
+        const parent: ImageRecord | undefined = img.parent ? this.db.getImage(img.parent) : undefined;
+        const unused: boolean = !!parent && this.db.tagsOf(parent.id).length === 0 && this.db.childrenOf(parent.id).length === 0 && usedBy(parent.id).length === 0;
+        img = unused ? parent : undefined;
+      }
+    });
+    for (const img of deleted) report.push(`Deleted: ${img.id}`);
     await this.pruneLayers();
-    this.blobs.delete(image.id);
-    this.blobs.delete(image.manifestDigest);
+    for (const img of deleted) {
+      this.blobs.delete(img.id);
+      this.blobs.delete(img.manifestDigest);
+    }
     return report;
+  }
+
+  /** Build intermediates: untagged images that other images were built on (`images` hides them without -a). */
+  intermediates(): Set<string> {
+    const parents = this.db.parentIds();
+    return new Set([...parents].filter((id) => this.db.tagsOf(id).length === 0));
   }
 
   /** Delete layers (metadata, blob, unpacked tree) no image refers to any more. */

@@ -52,6 +52,14 @@ const MIGRATIONS = [
      domain TEXT NOT NULL,
      repo TEXT NOT NULL,
      PRIMARY KEY (digest, domain, repo));`,
+  // Builds: the image a build step started from (Docker's Parent: intermediate
+  // images are parents), and the build cache, a step's key -> its image.
+  `ALTER TABLE images ADD COLUMN parent TEXT NOT NULL DEFAULT '';
+   CREATE INDEX images_parent ON images(parent);
+   CREATE TABLE build_cache (
+     key TEXT PRIMARY KEY,
+     image_id TEXT NOT NULL);
+   CREATE INDEX build_cache_image ON build_cache(image_id);`,
 ];
 
 export interface LayerRow {
@@ -99,8 +107,26 @@ export class StateDB {
 
   putImage(img: ImageRecord) {
     this.db
-      .query("INSERT OR REPLACE INTO images (id, config, manifest_digest, size, created) VALUES (?, ?, ?, ?, ?)")
-      .run(img.id, JSON.stringify(img.config), img.manifestDigest, img.size, img.created);
+      .query("INSERT OR REPLACE INTO images (id, config, manifest_digest, size, created, parent) VALUES (?, ?, ?, ?, ?, ?)")
+      .run(img.id, JSON.stringify(img.config), img.manifestDigest, img.size, img.created, img.parent ?? "");
+  }
+
+  /** IDs of the images built on `id` (its children). */
+  childrenOf(id: string): string[] {
+    return (this.db.query("SELECT id FROM images WHERE parent = ?").all(id) as { id: string }[]).map((r) => r.id);
+  }
+
+  /** Every image that is some image's parent. */
+  parentIds(): Set<string> {
+    return new Set((this.db.query("SELECT DISTINCT parent FROM images WHERE parent != ''").all() as { parent: string }[]).map((r) => r.parent));
+  }
+
+  cachedStep(key: string): string | undefined {
+    return (this.db.query("SELECT image_id FROM build_cache WHERE key = ?").get(key) as { image_id: string } | null)?.image_id;
+  }
+
+  cacheStep(key: string, imageId: string) {
+    this.db.query("INSERT OR REPLACE INTO build_cache (key, image_id) VALUES (?, ?)").run(key, imageId);
   }
 
   getImage(id: string): ImageRecord | undefined {
@@ -122,6 +148,8 @@ export class StateDB {
   deleteImage(id: string) {
     this.db.query("DELETE FROM tags WHERE image_id = ?").run(id);
     this.db.query("DELETE FROM repo_digests WHERE image_id = ?").run(id);
+    this.db.query("DELETE FROM build_cache WHERE image_id = ?").run(id);
+    this.db.query("UPDATE images SET parent = '' WHERE parent = ?").run(id);
     this.db.query("DELETE FROM images WHERE id = ?").run(id);
   }
 
@@ -269,6 +297,7 @@ interface ImageRow {
   manifest_digest: string;
   size: number;
   created: string;
+  parent: string;
 }
 
 const toImage = (r: ImageRow): ImageRecord => ({
@@ -277,4 +306,5 @@ const toImage = (r: ImageRow): ImageRecord => ({
   manifestDigest: r.manifest_digest,
   size: r.size,
   created: r.created,
+  ...(r.parent ? { parent: r.parent } : {}),
 });

@@ -90,7 +90,9 @@ export function storageConformance(name: string, make: (root: string) => Promise
       expect(statSync(`${r}/hard`).ino).toBe(statSync(`${r}/etc/keep`).ino);
       expect(new TextDecoder().decode(libcSys.lgetxattr(`${r}/etc/keep`, "user.berth")!)).toBe("xattr-value");
       expect(readdirSync(`${r}/gone-dir/sub`)).toEqual(["f"]);
+      expect(d.writables()).toContain("c-lower");
       await d.removeWritable("c-lower");
+      expect(d.writables()).not.toContain("c-lower");
     });
 
     test("the upper layer modifies, adds, deletes and makes directories opaque", async () => {

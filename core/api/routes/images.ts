@@ -1,6 +1,5 @@
 // /images/...: list, inspect, history, tag, remove, import, prune, save, load.
 import { invalidArgument, isKind } from "../../errors.ts";
-import { jsonProgress, type Progress } from "../../images/progress.ts";
 import { pullImage } from "../../images/pull.ts";
 import { pushImage } from "../../images/push.ts";
 import type { Credentials } from "../../images/registry.ts";
@@ -10,7 +9,7 @@ import type { ImageRecord } from "../../engine/types.ts";
 import { loadImages, saveImages } from "../../images/save-load.ts";
 import { errorMessage, json, type Ctx, type Router } from "../server.ts";
 import { imageHistory, imageInspect, imageSummary } from "../shapes.ts";
-import { flag, parseFilters, writeChunk } from "./util.ts";
+import { flag, jsonStream, parseFilters, writeChunk } from "./util.ts";
 
 export function imageRoutes(r: Router) {
   r.on("GET", "/images/json", listImages);
@@ -28,7 +27,9 @@ export function imageRoutes(r: Router) {
     const images = await ctx.engine.images();
     const img = images.resolve(ctx.params.name!);
     const sizes = chainIds(img.config.rootfs.diff_ids).map((c) => ctx.engine.db.getLayer(c)?.size ?? 0);
-    json(ctx.res, 200, imageHistory(img, images.tagsOf(img.id), sizes));
+    const ancestors = [];
+    for (let p = img.parent && ctx.engine.db.getImage(img.parent); p; p = p.parent && ctx.engine.db.getImage(p.parent)) ancestors.push({ image: p, tags: images.tagsOf(p.id) });
+    json(ctx.res, 200, imageHistory(img, images.tagsOf(img.id), sizes, ancestors));
   });
   r.on("POST", "/images/{name*}/push", async (ctx) => {
     const images = await ctx.engine.images();
@@ -71,8 +72,9 @@ async function listImages(ctx: Ctx) {
   const users = new Map<string, number>();
   for (const c of ctx.engine.list()) users.set(c.Image, (users.get(c.Image) ?? 0) + 1);
   const out = [];
+  const hidden = flag(ctx, "all") ? new Set<string>() : images.intermediates();
   for (const { image, tags } of images.list()) {
-    if (!matchImage(image, tags, f)) continue;
+    if (hidden.has(image.id) || !matchImage(image, tags, f)) continue;
     // With a reference filter, only the names it matches are listed (as Docker does).
     const shown = f.reference?.length ? tags.filter((t) => f.reference!.some((ref) => referenceMatch(ref, t))) : tags;
     const repos = new Set(shown.map((t) => t.slice(0, t.lastIndexOf(":"))));
@@ -115,31 +117,6 @@ export function registryAuth(ctx: Ctx): Credentials | undefined {
   }
 }
 
-/**
- * A JSON message stream (pull, push): progress lines as they come; an error
- * before the first line is the usual {"message"} answer, after it a line of
- * {"errorDetail", "error"}, as Docker sends it.
- */
-async function jsonStream(ctx: Ctx, work: (progress: Progress, emit: (m: object) => void) => Promise<void>) {
-  let started = false;
-  const emit = (m: object) => {
-    if (!started) {
-      ctx.res.writeHead(200, { "Content-Type": "application/json" });
-      started = true;
-    }
-    ctx.res.write(`${JSON.stringify(m)}\n`);
-  };
-  try {
-    await work(jsonProgress(emit), emit);
-  } catch (err) {
-    if (!started) throw err;
-    const message = errorMessage(err);
-    emit({ errorDetail: { message }, error: message });
-  }
-  if (!started) ctx.res.writeHead(200, { "Content-Type": "application/json" });
-  ctx.res.end();
-}
-
 async function pull(ctx: Ctx, fromImage: string) {
   const tag = ctx.query.get("tag");
   const ref = tag ? (tag.startsWith("sha256:") ? `${fromImage}@${tag}` : `${fromImage}:${tag}`) : fromImage;
@@ -179,8 +156,10 @@ async function pruneImages(ctx: Ctx) {
   const used = new Set(ctx.engine.list().map((c) => c.Image));
   const deleted: { Untagged?: string; Deleted?: string }[] = [];
   let space = 0;
+  // Intermediate images go with the images built on them (rmi deletes unused untagged parents).
+  const intermediates = images.intermediates();
   for (const { image, tags } of images.list()) {
-    if (used.has(image.id) || (danglingOnly && tags.length > 0)) continue;
+    if (used.has(image.id) || intermediates.has(image.id) || (danglingOnly && tags.length > 0)) continue;
     try {
       for (const line of await images.remove(image.id.slice(7), true, () => [])) {
         const [kind, what] = line.split(": ") as [string, string];

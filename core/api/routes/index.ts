@@ -1,4 +1,5 @@
 import { Router } from "../server.ts";
+import { buildRoutes } from "./build.ts";
 import { containerRoutes } from "./containers.ts";
 import { execRoutes } from "./exec.ts";
 import { imageRoutes } from "./images.ts";
@@ -12,6 +13,7 @@ export function apiRouter(): Router {
   containerRoutes(r);
   execRoutes(r);
   imageRoutes(r);
+  buildRoutes(r);
   volumeRoutes(r);
   networkRoutes(r);
   return r;

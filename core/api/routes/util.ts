@@ -2,7 +2,8 @@
 // the byte pump between a hijacked client connection and a monitor.
 import type { Duplex } from "node:stream";
 import { invalidArgument } from "../../errors.ts";
-import type { Ctx } from "../server.ts";
+import { jsonProgress, type Progress } from "../../images/progress.ts";
+import { errorMessage, type Ctx } from "../server.ts";
 
 /** A boolean query parameter as Docker reads them ("1", "true"). */
 export function flag(ctx: Ctx, key: string): boolean {
@@ -86,4 +87,31 @@ export function writeChunk(res: Ctx["res"], chunk: Uint8Array | string): Promise
     res.on("drain", onDrain);
     res.on("close", onClose);
   });
+}
+
+/**
+ * A JSON message stream (pull, push, build): progress lines as they come; an error
+ * before the first line is the usual {"message"} answer, after it a line of
+ * {"errorDetail", "error"}, as Docker sends it.
+ */
+export async function jsonStream(ctx: Ctx, work: (progress: Progress, emit: (m: object) => void) => Promise<void>) {
+  let started = false;
+  const emit = (m: object) => {
+    if (!started) {
+      ctx.res.writeHead(200, { "Content-Type": "application/json" });
+      started = true;
+    }
+    ctx.res.write(`${JSON.stringify(m)}\n`);
+  };
+  try {
+    await work(jsonProgress(emit), emit);
+  } catch (err) {
+    if (!started) throw err;
+    const message = errorMessage(err);
+    // A failed RUN's exit code travels as errorDetail.code: docker build exits with it.
+    const code = (err as { exitCode?: unknown }).exitCode;
+    emit({ errorDetail: typeof code === "number" ? { code, message } : { message }, error: message });
+  }
+  if (!started) ctx.res.writeHead(200, { "Content-Type": "application/json" });
+  ctx.res.end();
 }

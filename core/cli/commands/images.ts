@@ -32,7 +32,7 @@ export const command: CommandDef = {
     const filters = filterMap(flags.list("filter"));
     if (args[0]) (filters.reference ??= []).push(args[0]);
     const client = await connect(global);
-    const list = await client.json<ImageSummary[]>("GET", "/images/json", { query: { filters: filtersQuery(filters) } });
+    const list = await client.json<ImageSummary[]>("GET", "/images/json", { query: { filters: filtersQuery(filters), ...(flags.bool("all") ? { all: "1" } : {}) } });
     const noTrunc = flags.bool("no-trunc");
     const rows: Record<string, string>[] = [];
     for (const img of list) {

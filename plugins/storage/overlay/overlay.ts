@@ -6,7 +6,7 @@
 //   <dir>/<chain-id>/diff      a layer's files
 //   <dir>/<chain-id>/lower     its ancestors' chain ids, nearest first
 //   <dir>/rw/<id>/{diff,work,merged,parent}   a container's writable layer
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import type { Change, StorageDriver, TarStream } from "../../../core/contracts/storage.ts";
 import { overlayChanges } from "../../../core/engine/changes.ts";
 import { notFound } from "../../../core/errors.ts";
@@ -44,6 +44,10 @@ export class OverlayDriver implements StorageDriver {
       writeFileSync(`${tmp}/lower`, (opaqueRoot ? [] : ancestors).join("\n"));
       return { size };
     });
+  }
+
+  writables(): string[] {
+    return existsSync(`${this.dir}/rw`) ? readdirSync(`${this.dir}/rw`) : [];
   }
 
   layers(): string[] {

@@ -3,7 +3,7 @@
 //
 //   <dir>/<chain-id>/        a layer's complete tree (parent + its diff)
 //   <dir>/rw/<id>/rootfs     a container's tree
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import type { Change, StorageDriver, TarStream } from "../../../core/contracts/storage.ts";
 import { naiveChanges } from "../../../core/engine/changes.ts";
 import { notFound } from "../../../core/errors.ts";
@@ -17,6 +17,10 @@ export class VfsDriver implements StorageDriver {
     private readonly sys: Sys,
   ) {
     mkdirSync(`${dir}/rw`, { recursive: true, mode: 0o700 });
+  }
+
+  writables(): string[] {
+    return existsSync(`${this.dir}/rw`) ? readdirSync(`${this.dir}/rw`) : [];
   }
 
   layers(): string[] {
