@@ -4,7 +4,7 @@
 // built offline from the busybox base.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { mkdirSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
-import { berth, importBusybox, leaks, makeRoot, removeRoot, type Result, type TestRoot } from "./helpers/berth.ts";
+import { berth, importBusybox, leaks, makeRoot, removeRoot, stopDaemon, type Result, type TestRoot } from "./helpers/berth.ts";
 import { startRegistry } from "./helpers/docker-registry.ts";
 
 let t: TestRoot;
@@ -334,6 +334,27 @@ describe("failures", () => {
     expect(none.code).toBe(1);
     expect(none.stderr).toContain("/nonexistent/Dockerfile");
   });
+});
+
+describe("a daemon killed in the middle of a build", () => {
+  test("the next daemon removes the build's unpacked context and image views; the build then runs again", async () => {
+    const dir = context({ Dockerfile: "FROM bb\nCOPY . /ctx\nRUN sleep 30\n", "file.txt": "x\n" });
+    const building = dockerEnv(["build", "-t", "cut:1", dir], { DOCKER_BUILDKIT: "0" }); // a tar context: unpacked in the root
+    for (let i = 0; i < 400 && (await ok(["ps", "-q"])).trim() === ""; i++) await Bun.sleep(25);
+    const running = (await ok(["ps", "-q"])).trim();
+    expect(running).not.toBe("");
+    expect(leaks(t).some((l) => l.startsWith("scratch "))).toBe(true);
+    await stopDaemon(t, "SIGKILL");
+    expect((await building).code).not.toBe(0);
+
+    await ok(["version"]); // a new daemon
+    await ok(["rm", "-f", running]); // the RUN's container outlived the daemon, as containers do
+    expect(leaks(t)).toEqual([]);
+    writeFileSync(`${dir}/Dockerfile`, "FROM bb\nCOPY . /ctx\nRUN true\n");
+    await ok(["build", "-t", "cut:1", dir]);
+    expect(await run("cut:1", "cat", "/ctx/file.txt")).toBe("x\n");
+    await ok(["rmi", "cut:1"]);
+  }, 60_000);
 });
 
 describe("input and output", () => {

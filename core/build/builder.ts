@@ -27,7 +27,7 @@ import { applyConfigStep, commandOf, CONFIG_INSTRUCTIONS, DEFAULT_SHELL, type Ru
 import { contextTree, matchSources, type Source, type SourceTree } from "./context.ts";
 import { copyKey, copyLayer, planCopy, type CopyRequest } from "./copy.ts";
 import { parseDockerfile, type Instruction } from "./dockerfile.ts";
-import { chownNeedsNames, chownOwner, inRoot, withImageRoot } from "./image-root.ts";
+import { chownOwner, inRoot, withImageRoot } from "./image-root.ts";
 import { expandWord, lex, parseKeyValues, type Env } from "./shell-words.ts";
 import { planStages, stageByRef, type Stage } from "./stages.ts";
 
@@ -366,7 +366,7 @@ export async function build(engine: Engine, opts: BuildOptions): Promise<string>
         if (cached) return { ...state, image: cached, config: cached.config, key };
         const t0 = performance.now();
         const diffId = await withImageRoot(engine, state.image, async (root) => {
-          if (chown !== undefined) req.owner = chownNeedsNames(chown) ? chownOwner(chown, root) : chownOwner(chown, "/nonexistent");
+          if (chown !== undefined) req.owner = chownOwner(chown, root);
           const items = planCopy(req, inRoot(root));
           return (await images.blobs.ingest(copyLayer(items))).digest;
         });

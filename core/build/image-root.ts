@@ -68,6 +68,3 @@ export function chownOwner(spec: string, root: string): Owner {
   const uid = lookup(user, "/etc/passwd", "user");
   return { uid, gid: group === undefined || group === "" ? uid : lookup(group, "/etc/group", "group") };
 }
-
-/** Does --chown need the image's /etc files (a name rather than numbers)? */
-export const chownNeedsNames = (spec: string) => spec.split(":").some((p) => p !== "" && !/^\d+$/.test(p));

@@ -79,6 +79,8 @@ async function removeLeftovers(engine: Engine) {
   // Writable layers of no container: removed containers' that a crash interrupted, a build's looks into an image.
   for (const id of storage.writables()) if (!known.has(id)) await storage.removeWritable(id).catch(() => {});
   for (const f of safeList(`${engine.root}/blobs/ingest`)) rmSync(`${engine.root}/blobs/ingest/${f}`, { force: true });
+  // Builds' unpacked contexts and heredocs: a build does not survive its daemon.
+  for (const f of safeList(`${engine.root}/tmp`)) rmSync(`${engine.root}/tmp/${f}`, { recursive: true, force: true });
   const gc = await (await engine.images()).collectGarbage();
   if (gc.layers || gc.blobs) console.error(`berthd: removed ${gc.layers} layers and ${gc.blobs} blobs no image uses (left by an interrupted pull, load or commit)`);
   for (const f of safeList(`${engine.root}/layers/${engine.pluginName("storage")}`)) {
