@@ -388,6 +388,9 @@ export function limitsConformance(name: string, make: () => Promise<Limits> | Li
       expect(keyed(rd(h, "pids.events")).get("max"), "pids.events max").toBeGreaterThan(0);
       expect(limits.pids(id).length).toBeLessThanOrEqual(10);
       expect(limits.stats(id).pids).toMatchObject({ limit: 10 });
+      // The shell reports the failed fork and exits on its own; killing it
+      // first could beat its write to stderr.
+      await Promise.race([exitOf(p), sleep(3_000 * SLOW)]);
       await limits.killAll(id);
       await exitOf(p);
       const err = await new Response(p.stderr).text();
