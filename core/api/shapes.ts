@@ -35,7 +35,13 @@ export function containerInspect(engine: Engine, c: ContainerRecord) {
       ContainerIDFile: "",
       LogConfig: h.LogConfig ?? { Type: "json-file", Config: {} },
       NetworkMode: h.NetworkMode ?? "none",
-      PortBindings: {},
+      PortBindings: h.PortBindings ?? {},
+      PublishAllPorts: !!h.PublishAllPorts,
+      Links: h.Links?.length ? h.Links : null,
+      ExtraHosts: h.ExtraHosts ?? null,
+      Dns: h.Dns ?? [],
+      DnsOptions: h.DnsOptions ?? [],
+      DnsSearch: h.DnsSearch ?? [],
       RestartPolicy: { Name: h.RestartPolicy?.Name || "no", MaximumRetryCount: h.RestartPolicy?.MaximumRetryCount ?? 0 },
       AutoRemove: !!h.AutoRemove,
       VolumeDriver: "",
@@ -100,7 +106,7 @@ export function networkSettings(c: ContainerRecord) {
 export function endpointJSON(e: EndpointRecord) {
   return {
     IPAMConfig: e.IPAMConfig,
-    Links: null,
+    Links: e.Links?.length ? e.Links : null,
     Aliases: e.Aliases,
     MacAddress: e.MacAddress,
     NetworkID: e.NetworkID,

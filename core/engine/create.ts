@@ -7,9 +7,9 @@ import { randomHex } from "../ids.ts";
 import type { Engine } from "./engine.ts";
 import { parseBinds, parseTmpfs } from "./mounts.ts";
 import { randomName } from "./names.ts";
-import { newState, type ContainerConfig, type ContainerRecord, type CreateRequest, type HostConfig, type MountPoint } from "./types.ts";
+import { newState, type ContainerConfig, type ContainerRecord, type CreateRequest, type EndpointSettings, type HostConfig, type MountPoint, type NetworkRecord } from "./types.ts";
 import { createAnonymousVolume, ensureVolume } from "./volumes.ts";
-import { findNetwork, initialEndpoints, resolveNetworkMode } from "./networks.ts";
+import { findNetwork, initialEndpoints, PREDEFINED, resolveNetworkMode } from "./networks.ts";
 
 const NAME = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 const RESTART_POLICIES = ["", "no", "always", "unless-stopped", "on-failure"];
@@ -85,7 +85,7 @@ export async function createContainer(engine: Engine, req: CreateRequest, name?:
     Args: args.slice(1),
     Config: config,
     HostConfig: { ...host, NetworkMode: networkMode, LogConfig: logConfig },
-    NetworkSettings: { Networks: initialEndpoints(network, req.NetworkingConfig?.EndpointsConfig), Ports: {} },
+    NetworkSettings: { Networks: initialEndpoints(network, withLinks(host, network, req.NetworkingConfig?.EndpointsConfig)), Ports: {} },
     State: newState(),
     Mounts: [],
     Driver: storageName,
@@ -172,7 +172,6 @@ function checkSupported(host: HostConfig & Record<string, unknown>) {
     ["Privileged", "--privileged"],
     ["SecurityOpt", "--security-opt"],
     ["Devices", "--device"],
-    ["Links", "--link"],
     ["UsernsMode", "--userns"],
     ["PidMode", "--pid"],
     ["IpcMode", "--ipc"],
@@ -182,6 +181,21 @@ function checkSupported(host: HostConfig & Record<string, unknown>) {
     const set = Array.isArray(v) ? v.length > 0 : v && typeof v === "object" ? Object.keys(v).length > 0 : !!v;
     if (set) throw notSupported(`${flag} (HostConfig.${field}) is not supported by berth yet`, "run the container without it");
   }
+}
+
+/**
+ * Legacy links (HostConfig.Links, which docker-compose run and docker-py
+ * send) on a user-defined network: endpoint links there, as the docker CLI
+ * makes them of --link, which the embedded DNS answers for this container.
+ * The default bridge's links (/etc/hosts and environment) berth has not.
+ */
+function withLinks(host: HostConfig, network: NetworkRecord | undefined, settings: Record<string, EndpointSettings> | null | undefined) {
+  const links = host.Links ?? [];
+  if (!links.length) return settings;
+  if (!network || PREDEFINED.includes(network.Name)) throw notSupported("--link (HostConfig.Links) on the default bridge is not supported by berth yet", "put the containers on a user-defined network: its DNS resolves their names");
+  const key = Object.keys(settings ?? {}).find((k) => k === network.Name || k === network.Id) ?? network.Name;
+  const own = settings?.[key] ?? {};
+  return { ...settings, [key]: { ...own, Links: [...new Set([...(own.Links ?? []), ...links])] } };
 }
 
 /** NetworkMode as recorded ("bridge", a network's name, "host", "none", "container:<ref>") and its network. */

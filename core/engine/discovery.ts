@@ -78,7 +78,27 @@ export class Discovery implements Resolver {
         if (names.includes(name)) out.push(e.IPAddress);
       }
     }
+    if (!out.length) out.push(...this.linked(name, clientIp));
     return out.length ? out : undefined;
+  }
+
+  /** A link's alias, which only the container that has the link resolves: its target's address on that network. */
+  private linked(name: string, clientIp: string): string[] {
+    const me = this.engine.containers.get(this.index().get(clientIp)?.container ?? "");
+    const out: string[] = [];
+    for (const e of Object.values(me?.NetworkSettings.Networks ?? {})) {
+      for (const link of e.Links ?? []) {
+        const colon = link.lastIndexOf(":");
+        if (link.slice(colon + 1).toLowerCase() !== name) continue;
+        const target = link.slice(0, colon).toLowerCase();
+        for (const c of this.engine.containers.values()) {
+          if (c.Name.slice(1).toLowerCase() !== target && !c.Id.startsWith(target)) continue;
+          const te = Object.values(c.NetworkSettings.Networks).find((x) => x.NetworkID === e.NetworkID && x.IPAddress);
+          if (te) out.push(te.IPAddress);
+        }
+      }
+    }
+    return out;
   }
 
   reverse(ip: string, clientIp: string): string | undefined {

@@ -3,7 +3,7 @@
 // made real by the network plugins when a container starts or is connected.
 import { closeSync, mkdirSync, openSync } from "node:fs";
 import type { Endpoint, NetworkConfig, NetworkDriver } from "../contracts/network.ts";
-import { conflict, failedPrecondition, invalidArgument, notFound } from "../errors.ts";
+import { conflict, failedPrecondition, invalidArgument, notFound, notSupported } from "../errors.ts";
 import { randomHex } from "../ids.ts";
 import { allocateAddress, checkSubnet, parseCidr, pickSubnet } from "../network/ipam.ts";
 import { hostSubnets } from "../network/host-routes.ts";
@@ -207,7 +207,19 @@ function newEndpoint(n: NetworkRecord, s: EndpointSettings | undefined): Endpoin
   const ip = s?.IPAMConfig?.IPv4Address || undefined;
   if (ip && n.IPAM.Config[0]) allocateAddress(n.IPAM.Config[0].Subnet, n.IPAM.Config[0].Gateway, new Set(), ip); // a bad address is refused now
   if (ip && n.Name === "bridge") throw invalidArgument("user specified IP address is supported on user defined networks only");
-  return { NetworkID: n.Id, IPAMConfig: ip ? { IPv4Address: ip } : null, Aliases: s?.Aliases?.length ? [...s.Aliases] : null, EndpointID: "", IPAddress: "", IPPrefixLen: 0, Gateway: "", MacAddress: "" };
+  const links = s?.Links?.length ? s.Links.map(parseLink).map(([name, alias]) => `${name}:${alias}`) : null;
+  if (links && PREDEFINED.includes(n.Name)) throw notSupported(`links on the ${n.Name} network (--link) are not supported by berth yet`, "use a user-defined network: its DNS resolves container names and aliases");
+  return { NetworkID: n.Id, IPAMConfig: ip ? { IPv4Address: ip } : null, Aliases: s?.Aliases?.length ? [...s.Aliases] : null, Links: links, EndpointID: "", IPAddress: "", IPPrefixLen: 0, Gateway: "", MacAddress: "" };
+}
+
+/** A link as Docker takes it: "name:alias", "name" (the alias is the name), names with or without their "/". */
+export function parseLink(link: string): [string, string] {
+  const parts = link.split(":");
+  if (parts.length > 2 || !parts[0]) throw invalidArgument(`invalid link format: ${link}`, "use container:alias");
+  const name = parts[0].replace(/^\//, "");
+  const alias = (parts[1] ?? name).replace(/^.*\//, "");
+  if (!alias) throw invalidArgument(`invalid link format: ${link}`, "use container:alias");
+  return [name, alias];
 }
 
 /** Addresses in use on a network by running endpoints, and the static ones of every container. */

@@ -93,6 +93,8 @@ export interface HostConfig {
   PublishAllPorts?: boolean;
   /** --add-host HOST:IP lines for /etc/hosts. */
   ExtraHosts?: string[] | null;
+  /** Legacy links ("container:alias"): only on user-defined networks, where they become endpoint links. */
+  Links?: string[] | null;
   /** --dns, --dns-search, --dns-option: the container's resolv.conf instead of berth's DNS. */
   Dns?: string[] | null;
   DnsSearch?: string[] | null;
@@ -112,6 +114,8 @@ export interface CreateRequest extends ContainerConfig {
 export interface EndpointSettings {
   IPAMConfig?: { IPv4Address?: string } | null;
   Aliases?: string[] | null;
+  /** "container:alias" (or "container"): names only this container's lookups resolve, on this network. */
+  Links?: string[] | null;
 }
 
 export type ContainerStatus = "created" | "running" | "paused" | "restarting" | "removing" | "exited" | "dead";
@@ -230,6 +234,8 @@ export interface EndpointRecord {
   /** Asked for with --ip / IPAMConfig.IPv4Address: kept for every start. */
   IPAMConfig: { IPv4Address?: string } | null;
   Aliases: string[] | null;
+  /** Endpoint-scoped links ("container:alias"): the embedded DNS answers them for this container only. */
+  Links?: string[] | null;
   /** Set while the container runs (the address is given back at its end). */
   EndpointID: string;
   IPAddress: string;
