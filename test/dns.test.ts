@@ -310,6 +310,30 @@ describe("DNS server", () => {
     expect(msg.answers.map((a) => [a.name, a.data])).toEqual([["example.test", "10.9.8.7"]]);
   });
 
+  it("lives on when a client leaves before its answer (ICMP port unreachable comes back), and answers the next one", async () => {
+    // An upstream that answers after 200 ms; the client's socket is closed by then
+    // (a container stopped mid-query, as docker-compose restart does to one looping on wget).
+    const slow = await Bun.udpSocket({
+      hostname: "127.0.0.6",
+      port: 0,
+      binaryType: "uint8array",
+      socket: { data: (sock, bytes, p, a) => void setTimeout(() => sock.send(encodeMessage({ ...decodeMessage(bytes), qr: true }), p, a), 200) },
+    });
+    const s = new DnsServer(resolver, { upstreams: [`127.0.0.6:${slow.port}`] });
+    try {
+      const p = await s.listen("127.0.0.1", 0);
+      const gone = await Bun.udpSocket({ hostname: "127.0.0.1", port: 0 });
+      gone.send(query("late.test"), p, "127.0.0.1");
+      gone.close();
+      await Bun.sleep(400); // the answer went out, the kernel's refusal came back
+      const { msg } = await askMessage(p, query("web"));
+      expect(msg.answers.map((a) => a.data)).toEqual(["172.20.0.2"]);
+    } finally {
+      s.close();
+      slow.close();
+    }
+  });
+
   it("forwards a PTR query for an address that is not a container's, and other types", async () => {
     for (const [name, type] of [["9.9.9.10.in-addr.arpa", TYPE.PTR], ["example.test", 16 /* TXT */]] as const) {
       const sent = query(name, type);

@@ -91,6 +91,10 @@ export class DnsServer {
           data: (sock, packet, srcPort, srcIp, flags) => {
             if (!flags.truncated) void this.onDatagram(sock, packet, srcPort, srcIp);
           },
+          // An answer to a client gone meanwhile (a container stopped mid-query)
+          // comes back as ICMP port unreachable: without a handler Bun throws
+          // it from the event loop and the daemon dies.
+          error: () => {},
         },
       });
     } catch (err) {
