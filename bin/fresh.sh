@@ -4,7 +4,7 @@
 # so only with BERTH_DEV=1 (an edit loop; bin/test and bin/build build anyway).
 bundle=$top/.build/cli/main.js
 fresh=yes
-[ -f "$bundle" ] && [ -x "$top/.build/berth-monitor" ] || fresh=no
+[ -f "$bundle" ] && [ -x "$top/.build/berth-monitor" ] && [ -x "$top/.build/berth-init" ] || fresh=no
 [ $fresh = yes ] && [ "$top/.git/index" -nt "$bundle" ] && fresh=no
 if [ $fresh = yes ] && [ -n "${BERTH_DEV:-}" ]; then
   for f in "$top"/package.json "$top"/core/*.ts "$top"/core/*/*.ts "$top"/core/*/*/*.ts "$top"/plugins/*.ts "$top"/plugins/*/*.ts "$top"/plugins/*/*/*.ts "$top"/plugins/*/*/*/*.c; do

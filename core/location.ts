@@ -32,5 +32,7 @@ export function defaultSocket(root: string): string {
 /** The daemon's entry: the bundle's own when bundled, else the source. */
 export const DAEMON_SCRIPT = BUNDLED ? `${dirname(bundleDir)}/daemon/main.js` : `${BERTH_HOME}/core/daemon/main.ts`;
 
+/** PID 1 of --init containers, bind-mounted at /sbin/docker-init as Docker does; built by bin/build. */
+export const INIT_BINARY = BUNDLED ? `${dirname(bundleDir)}/berth-init` : `${BERTH_HOME}/.build/berth-init`;
 /** The monitor binary, built by bin/build next to the bundle (or in .build for the sources). */
 export const MONITOR_BINARY = BUNDLED ? `${dirname(bundleDir)}/berth-monitor` : `${BERTH_HOME}/.build/berth-monitor`;

@@ -130,6 +130,14 @@ describe("limits", () => {
     expect(r.stderr).toMatch(/Read-only file system/);
   });
 
+  test("--memory-reservation sets the soft limit; above --memory it is refused", async () => {
+    const r = await run(["-m", "128m", "--memory-reservation", "64m", "bb", "sh", "-c", "cat /sys/fs/cgroup/memory/memory.soft_limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.low"]);
+    expect(Number(r.stdout.trim())).toBe(64 * 1024 * 1024);
+    const bad = await run(["-m", "64m", "--memory-reservation", "128m", "bb", "true"]);
+    expect(bad.code).toBe(125);
+    expect(bad.stderr).toContain("Minimum memory limit can not be less than memory reservation limit");
+  });
+
   test("an invalid limit is refused with a clear error and nothing is left", async () => {
     const r = await run(["-m", "1k", "bb", "true"]);
     expect(r.code).toBe(125);
@@ -289,6 +297,38 @@ describe("signals", () => {
     const rest = new TextDecoder().decode((await reader.read()).value);
     expect(rest).toBe("got TERM\n");
     expect(await proc.exited).toBe(3);
+  });
+});
+
+describe("--init", () => {
+  test("berth-init is PID 1, the command its child, and the command's exit code is the container's", async () => {
+    const r = await run(["--init", "bb", "sh", "-c", "ps -o pid,args; exit 7"]);
+    expect(r.code).toBe(7);
+    const procs = r.stdout.trim().split("\n").slice(1).map((l) => l.trim());
+    expect(procs[0]).toBe("1 /sbin/docker-init -- sh -c ps -o pid,args; exit 7");
+    expect(procs[1]).toMatch(/^\d+ sh -c ps/);
+  });
+
+  test("it reaps orphans, which stay zombies under a PID 1 that never waits", async () => {
+    // The grandchild is orphaned, re-parented to PID 1 (`sleep`, or berth-init's child's parent), and exits.
+    const zombies = async (flags: string[]) => {
+      const id = (await berth(t, ["run", "-d", ...flags, "bb", "sh", "-c", "(sleep 0.1 &); exec sleep 600"])).stdout.trim();
+      await Bun.sleep(600);
+      const ps = await berth(t, ["exec", id, "sh", "-c", "ps -o stat,comm | grep -c '^Z' || true"]);
+      await berth(t, ["rm", "-f", id]);
+      return ps.stdout.trim();
+    };
+    expect(await zombies(["--init"])).toBe("0");
+    expect(await zombies([])).toBe("1");
+  });
+
+  test("it forwards SIGTERM to a command that ignores signals as PID 1: stop ends it at once with 143", async () => {
+    const id = (await berth(t, ["run", "-d", "--init", "bb", "sleep", "600"])).stdout.trim();
+    const stop = await berth(t, ["stop", "-t", "60", id]);
+    expect(stop.code).toBe(0);
+    const code = await berth(t, ["inspect", "-f", "{{.State.ExitCode}}", id]);
+    expect(code.stdout.trim()).toBe("143");
+    await berth(t, ["rm", id]);
   });
 });
 

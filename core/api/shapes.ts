@@ -54,6 +54,8 @@ export function containerInspect(engine: Engine, c: ContainerRecord) {
       Tmpfs: h.Tmpfs ?? null,
       Memory: h.Memory ?? 0,
       MemorySwap: h.MemorySwap ?? 0,
+      MemoryReservation: h.MemoryReservation ?? 0,
+      Init: h.Init ?? null,
       NanoCpus: h.NanoCpus ?? 0,
       CpuShares: h.CpuShares ?? 0,
       CpusetCpus: h.CpusetCpus ?? "",

@@ -10,6 +10,8 @@ export interface Resources {
   memorySwap?: number;
   /** CPUs as a fraction, e.g. 0.5 or 1.5 (Docker's --cpus). */
   cpus?: number;
+  /** Soft limit in bytes (--memory-reservation): memory the kernel reclaims from this group last. */
+  memoryReservation?: number;
   /** Relative weight, 2..262144 (default 1024). */
   cpuShares?: number;
   /** "0-1", "0,2". */

@@ -12,6 +12,7 @@ import { processStartTime } from "../proc.ts";
 import { createNetns, removeNetns } from "../sys/netns.ts";
 import { libcSys } from "../sys/libc.ts";
 import { trace } from "../trace.ts";
+import { INIT_BINARY } from "../location.ts";
 import { logLimits } from "./create.ts";
 import {
   DEFAULT_MOUNTS, DEFAULT_MOUNTS_AFTER_CGROUP, DEFAULT_PATH_ENV, HOSTS_HEADER, MASKED_PATHS, READONLY_PATHS,
@@ -141,6 +142,7 @@ export function resourcesOf(h: HostConfig): Resources {
   return {
     memory: h.Memory || undefined,
     memorySwap: h.MemorySwap || undefined,
+    memoryReservation: h.MemoryReservation || undefined,
     cpus: h.NanoCpus ? h.NanoCpus / 1e9 : undefined,
     cpuShares: h.CpuShares || undefined,
     cpusetCpus: h.CpusetCpus || undefined,
@@ -245,6 +247,8 @@ export function containerEnv(rec: ContainerRecord, hostname: string, extra: stri
   return env;
 }
 
+const INIT_MOUNT: MountSpec = { type: "bind", source: INIT_BINARY, destination: "/sbin/docker-init", options: ["rbind", "ro"] };
+
 function sandboxSpec(
   rec: ContainerRecord,
   rootfs: string,
@@ -266,13 +270,13 @@ function sandboxSpec(
     rootfs,
     hostname,
     readonlyRootfs: !!h.ReadonlyRootfs,
-    mounts: [...DEFAULT_MOUNTS, ...cgroup.containerMounts, ...DEFAULT_MOUNTS_AFTER_CGROUP, ...etc, ...user],
+    mounts: [...DEFAULT_MOUNTS, ...cgroup.containerMounts, ...DEFAULT_MOUNTS_AFTER_CGROUP, ...etc, ...user, ...(h.Init ? [INIT_MOUNT] : [])],
     maskedPaths: MASKED_PATHS,
     readonlyPaths: READONLY_PATHS,
     netnsPath,
     cgroupJoin: cgroup.joinFiles,
     process: {
-      args: [rec.Path, ...rec.Args],
+      args: h.Init ? [INIT_MOUNT.destination, "--", rec.Path, ...rec.Args] : [rec.Path, ...rec.Args],
       env: containerEnv(rec, hostname),
       cwd: rec.Config.WorkingDir || "/",
       user: rec.Config.User ?? "",

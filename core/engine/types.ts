@@ -73,6 +73,8 @@ export interface HostConfig {
   AutoRemove?: boolean;
   Memory?: number;
   MemorySwap?: number;
+  /** Soft memory limit (--memory-reservation, deploy.resources.reservations.memory). */
+  MemoryReservation?: number;
   NanoCpus?: number;
   CpuShares?: number;
   CpusetCpus?: string;
@@ -82,6 +84,8 @@ export interface HostConfig {
   CapAdd?: string[] | null;
   CapDrop?: string[] | null;
   Privileged?: boolean;
+  /** --init: a small init (berth-init) runs as PID 1, reaps zombies and forwards signals to the command. */
+  Init?: boolean | null;
   RestartPolicy?: RestartPolicy;
   SecurityOpt?: string[] | null;
   LogConfig?: LogConfig;

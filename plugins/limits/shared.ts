@@ -103,6 +103,8 @@ export interface Plan {
   memory?: number;
   /** Memory plus swap in bytes; -1 unlimited. */
   memorySwap?: number;
+  /** Soft limit in bytes. */
+  memoryReservation?: number;
   /** Whether memorySwap came from the caller (not Docker's 2x default). */
   memorySwapExplicit?: boolean;
   /** CFS quota in µs per CFS_PERIOD_US. */
@@ -152,6 +154,14 @@ export function plan(r: Resources, creating: boolean, cpus: number[] = onlineCpu
     }
   }
   if (creating && p.memory !== undefined && p.memorySwap === undefined) p.memorySwap = p.memory * 2;
+  if (r.memoryReservation !== undefined) {
+    if (!isInt(r.memoryReservation) || r.memoryReservation < 0) throw invalidArgument(`invalid memory reservation ${r.memoryReservation}: it must be a whole number of bytes`);
+    if (r.memoryReservation !== 0) {
+      if (r.memoryReservation < MIN_MEMORY) throw invalidArgument(`Minimum memory reservation allowed is 6MB (got ${r.memoryReservation} bytes)`);
+      if (p.memory !== undefined && p.memory < r.memoryReservation) throw invalidArgument("Minimum memory limit can not be less than memory reservation limit, see usage");
+      p.memoryReservation = r.memoryReservation;
+    }
+  }
 
   if (r.cpus !== undefined) {
     const range = `Range of CPUs is from 0.01 to ${ncpu}.00, as there are only ${ncpu} CPUs available`;

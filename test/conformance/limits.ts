@@ -262,6 +262,7 @@ export function limitsConformance(name: string, make: () => Promise<Limits> | Li
       const { id, h } = create({
         memory: 64 * MB,
         memorySwap: 128 * MB,
+        memoryReservation: 32 * MB,
         cpus,
         cpuShares: 512,
         cpusetCpus: "0",
@@ -270,12 +271,14 @@ export function limitsConformance(name: string, make: () => Promise<Limits> | Li
       const quota = String(Math.round(cpus * 100_000));
       if (version === "cgroup") {
         expect(rd(h, "memory.limit_in_bytes")).toBe(String(64 * MB));
+        expect(rd(h, "memory.soft_limit_in_bytes")).toBe(String(32 * MB));
         if (hasFile(h, "memory.memsw.limit_in_bytes")) expect(rd(h, "memory.memsw.limit_in_bytes")).toBe(String(128 * MB));
         expect(rd(h, "cpu.cfs_period_us")).toBe("100000");
         expect(rd(h, "cpu.cfs_quota_us")).toBe(quota);
         expect(rd(h, "cpu.shares")).toBe("512");
       } else {
         expect(rd(h, "memory.max")).toBe(String(64 * MB));
+        expect(rd(h, "memory.low")).toBe(String(32 * MB));
         if (hasFile(h, "memory.swap.max")) expect(rd(h, "memory.swap.max")).toBe(String(64 * MB));
         expect(rd(h, "cpu.max")).toBe(`${quota} 100000`);
         expect(rd(h, "cpu.weight")).toBe(String(1 + Math.floor(((512 - 2) * 9999) / 262142)));
@@ -319,6 +322,7 @@ export function limitsConformance(name: string, make: () => Promise<Limits> | Li
         [{ memory: 1 * MB }, /Minimum memory limit allowed is 6MB/],
         [{ memory: 64 * MB, memorySwap: 32 * MB }, /memoryswap limit should be larger than memory limit/],
         [{ memorySwap: 64 * MB }, /always set the Memory limit when using Memoryswap/],
+        [{ memory: 32 * MB, memoryReservation: 64 * MB }, /memory limit can not be less than memory reservation limit/],
         [{ cpus: ncpu + 1 }, new RegExp(`Range of CPUs is from 0\\.01 to ${ncpu}\\.00, as there are only ${ncpu} CPUs available`)],
         [{ cpus: -0.5 }, /Range of CPUs is from 0\.01/],
         [{ cpus: 0.001 }, /Range of CPUs is from 0\.01/],

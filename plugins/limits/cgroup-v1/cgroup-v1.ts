@@ -325,6 +325,7 @@ export class CgroupV1 implements Limits {
       if (swap !== undefined && !swapDone) writeCg(memsw, swap);
     }
 
+    if (p.memoryReservation !== undefined) writeCg(f("memory", "memory.soft_limit_in_bytes")!, p.memoryReservation);
     if (p.cpuQuota !== undefined) {
       writeCg(f("cpu", "cpu.cfs_period_us")!, CFS_PERIOD_US);
       writeCg(f("cpu", "cpu.cfs_quota_us")!, p.cpuQuota);

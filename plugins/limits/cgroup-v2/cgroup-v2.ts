@@ -243,6 +243,7 @@ export class CgroupV2 implements Limits {
       if (p.memory !== undefined) writeCg(f("memory.max"), p.memory);
     }
 
+    if (p.memoryReservation !== undefined) writeCg(f("memory.low"), p.memoryReservation);
     if (p.cpuQuota !== undefined) writeCg(f("cpu.max"), `${p.cpuQuota} ${CFS_PERIOD_US}`);
     if (p.cpuShares !== undefined) writeCg(f("cpu.weight"), sharesToWeight(p.cpuShares));
     if (p.cpusetCpus !== undefined) {
