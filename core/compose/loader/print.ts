@@ -1,0 +1,75 @@
+// `berth compose config`: the normalized project printed the way Docker
+// Compose prints its model: name, services (sorted), networks, volumes,
+// secrets, configs; durations back as Go durations ("1m30s"); empty lists,
+// empty maps and unset values left out.
+import { stringify } from "yaml";
+import type { Project, Service } from "../model.ts";
+
+export function formatConfig(project: Project, format: "yaml" | "json"): string {
+  const out = prune({
+    name: project.name,
+    services: Object.fromEntries(Object.keys(project.services).sort().map((k) => [k, service(project.services[k]!)])),
+    networks: project.networks,
+    volumes: project.volumes,
+    secrets: project.secrets,
+    configs: project.configs,
+  });
+  return format === "json" ? `${JSON.stringify(out, null, 2)}\n` : stringify(out, { lineWidth: 0, aliasDuplicateObjects: false });
+}
+
+/** A service in Docker Compose's shape: keys sorted, durations as strings, `scale` for replicas other than 1, no name. */
+function service(s: Service): Record<string, unknown> {
+  const { name: _name, replicas, stop_grace_period, healthcheck, networks, ...rest } = s;
+  const out: Record<string, unknown> = {
+    ...rest,
+    // Docker Compose prints an attachment without options as null.
+    networks: Object.fromEntries(Object.entries(networks).map(([k, v]) => [k, Object.keys(v).length ? v : null])),
+    scale: replicas === 1 ? undefined : replicas,
+    stop_grace_period: stop_grace_period === undefined ? undefined : goDuration(stop_grace_period),
+    healthcheck: healthcheck && {
+      ...healthcheck,
+      interval: optDuration(healthcheck.interval),
+      timeout: optDuration(healthcheck.timeout),
+      start_period: optDuration(healthcheck.start_period),
+      start_interval: optDuration(healthcheck.start_interval),
+    },
+  };
+  return Object.fromEntries(Object.keys(out).sort().map((k) => [k, out[k]]));
+}
+
+function optDuration(ns: number | undefined): string | undefined {
+  return ns === undefined ? undefined : goDuration(ns);
+}
+
+/** Go's time.Duration.String(): "1h0m0s", "1m30s", "1.5s", "500ms", "0s". */
+export function goDuration(ns: number): string {
+  if (ns === 0) return "0s";
+  const sign = ns < 0 ? "-" : "";
+  const abs = Math.abs(ns);
+  const trim = (n: number) => String(Number(n.toFixed(9)));
+  if (abs < 1e3) return `${sign}${abs}ns`;
+  if (abs < 1e6) return `${sign}${trim(abs / 1e3)}µs`;
+  if (abs < 1e9) return `${sign}${trim(abs / 1e6)}ms`;
+  const h = Math.floor(abs / 3600e9);
+  const m = Math.floor((abs % 3600e9) / 60e9);
+  const s = trim((abs % 60e9) / 1e9);
+  if (h > 0) return `${sign}${h}h${m}m${s}s`;
+  if (m > 0) return `${sign}${m}m${s}s`;
+  return `${sign}${s}s`;
+}
+
+/** Drop undefined values, empty lists and empty maps, recursively (null stays: it means something). */
+function prune(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(prune);
+  if (typeof v !== "object" || v === null) return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (typeof x === "function") continue;
+    const p = prune(x);
+    if (p === undefined) continue;
+    if (Array.isArray(p) && p.length === 0) continue;
+    if (typeof p === "object" && p !== null && !Array.isArray(p) && Object.keys(p).length === 0) continue;
+    out[k] = p;
+  }
+  return out;
+}
