@@ -5,7 +5,7 @@
 // and its services' extends (extends.ts); the files are then merged
 // (merge.ts), named (project-name.ts) and normalized (normalize.ts).
 import { existsSync, readFileSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { errnoCode, invalidArgument, notFound } from "../../errors.ts";
 import type { Project } from "../model.ts";
 import { readDotenv } from "./dotenv.ts";
@@ -15,7 +15,7 @@ import { interpolateDocument, type Lookup } from "./interpolate.ts";
 import { mergeDocuments } from "./merge.ts";
 import { normalizeProject, resolvePaths } from "./normalize.ts";
 import { parseYaml } from "./parse.ts";
-import { cloneValue } from "./positions.ts";
+import { cloneValue, shownPath } from "./positions.ts";
 import { projectName } from "./project-name.ts";
 import { checkSupported } from "./unsupported.ts";
 import { validateDocument } from "./validate.ts";
@@ -65,6 +65,7 @@ export async function loadProject(opts: LoadOptions): Promise<{ project: Project
     name,
     workingDir,
     files,
+    cwd,
     lookup,
     profiles,
     targets: opts.services ?? [],
@@ -99,12 +100,6 @@ function projectEnv(dir: string, envFiles: string[] | undefined, env: Record<str
   const lookup: Lookup = (k) => env[k] ?? fromFiles[k];
   for (const f of envFiles ?? [join(dir, ".env")]) Object.assign(fromFiles, readDotenv(f, shownPath(f, cwd), lookup, envFiles !== undefined));
   return lookup;
-}
-
-/** A path as messages show it: relative to the working directory when that is shorter. */
-export function shownPath(file: string, cwd: string): string {
-  const rel = relative(cwd, file);
-  return rel.length < file.length ? rel : file;
 }
 
 /** Loads files and projects with one environment; included projects get a Loader of their own. */

@@ -12,7 +12,7 @@
 // - a value tagged !reset removes the key, one tagged !override replaces it.
 // Positions (positions.ts) are carried over from whichever file gave a value.
 import { copyEntry, entryOf, isMapping } from "./positions.ts";
-import { parsePorts, splitVolume } from "./normalize.ts";
+import { fileTarget, parsePorts, splitVolume } from "./normalize.ts";
 
 type Raw = Record<string, unknown>;
 
@@ -34,8 +34,8 @@ const UNIQUE_LIST = new Set([
 const BY_KEY: Record<string, (v: unknown) => string> = {
   "services.*.ports": portKey,
   "services.*.volumes": (v) => (isMapping(v) ? String(v.target) : splitVolume(String(v)).target),
-  "services.*.secrets": (v) => (isMapping(v) ? String(v.target ?? v.source) : String(v)),
-  "services.*.configs": (v) => (isMapping(v) ? String(v.target ?? v.source) : String(v)),
+  "services.*.secrets": (v) => fileReferenceKey("secrets", v),
+  "services.*.configs": (v) => fileReferenceKey("configs", v),
 };
 
 /** "services.web.environment" -> "services.*.environment": resource names do not change the rule. */
@@ -56,7 +56,8 @@ function mergeMaps(base: Raw, over: Raw, path: string[]): Raw {
       continue;
     }
     if (tag === "!override" || !(k in out)) {
-      out[k] = over[k];
+      // A new mapping is still walked, for the !reset keys inside it.
+      out[k] = tag !== "!override" && isMapping(over[k]) ? mergeMaps({}, over[k] as Raw, [...path, k]) : over[k];
       copyEntry(over, k, out, k);
       continue;
     }
@@ -142,6 +143,10 @@ function toList(parent: Raw, key: string): unknown[] {
   const out = v === undefined || v === null ? [] : [v];
   if (out.length) copyEntry(parent, key, out, 0);
   return out;
+}
+
+function fileReferenceKey(section: "secrets" | "configs", v: unknown): string {
+  return isMapping(v) ? fileTarget(section, String(v.source), v.target === undefined ? undefined : String(v.target)) : fileTarget(section, String(v));
 }
 
 function portKey(v: unknown): string {

@@ -15,12 +15,14 @@ import type {
 } from "../model.ts";
 import { readDotenv } from "./dotenv.ts";
 import type { Lookup } from "./interpolate.ts";
-import { errorAt, formatPath, isMapping, positionAt } from "./positions.ts";
+import { errorAt, formatPath, isMapping, keyPositionAt, positionAt, shownPath } from "./positions.ts";
 
 export interface NormalizeContext {
   name: string;
   workingDir: string;
   files: string[];
+  /** Where the command runs: file names in messages are relative to it. */
+  cwd: string;
   /** The project's environment (.env under the process environment). */
   lookup: Lookup;
   /** Enabled profiles ("*": all). */
@@ -318,7 +320,7 @@ class Normalizer {
     const svc = mapping(this.get(p()));
     const build = this.build(name);
     const image = this.str(p("image")) ?? (build ? `${this.ctx.name}-${name}` : undefined);
-    if (image === undefined) this.fail(p(), `service "${name}" has neither an image nor a build context specified`, "add image: or build:");
+    if (image === undefined) throw errorAt(keyPositionAt(this.doc, p()), `services.${name}: service "${name}" has neither an image nor a build context specified`, "add image: or build:");
     const networkMode = this.str(p("network_mode"));
     if (networkMode !== undefined && svc.networks !== undefined) this.fail(p("network_mode"), `service "${name}" declares both network_mode and networks`, "use one of them");
     const replicas = this.folded(p("scale"), p("deploy", "replicas"), (q) => this.num(q)) ?? 1;
@@ -427,10 +429,10 @@ class Normalizer {
       const required = isMapping(e) ? this.bool(Array.isArray(v) ? [...p, i, "required"] : [...p, "required"]) ?? true : true;
       const where = Array.isArray(v) ? [...p, i] : p;
       try {
-        Object.assign(out, readDotenv(path, path, this.ctx.lookup, required));
+        Object.assign(out, readDotenv(path, shownPath(path, this.ctx.cwd), this.ctx.lookup, required));
       } catch (err) {
         if (!isBerthError(err)) throw err;
-        throw errorAt(this.at(where), `${formatPath(where)}: ${err.message}`, err.hint);
+        throw errorAt(this.at(where), `${formatPath(where)}: ${err.message}`, err.hint, err.kind);
       }
     });
     return out;
@@ -515,7 +517,8 @@ class Normalizer {
       else if (opt === "z" || opt === "Z") this.fail(path, `berth does not support SELinux relabeling ("${opt}")`, "remove the :z/:Z option");
       else this.fail(path, `invalid volume option "${opt}" in "${spec}"`, 'use ro, rw, nocopy (volumes) or a propagation such as rshared (binds)');
     }
-    return drop(v);
+    // Fields in the order of the long form, as `config` prints them.
+    return drop({ type: v.type, source: v.source, target: v.target, read_only: v.read_only, bind: v.bind, volume: v.volume });
   }
 
   /** File modes are octal when written as strings ("0440"); YAML numbers like 0440 are read as octal by the parser. */
@@ -541,11 +544,7 @@ class Normalizer {
     const p: Path = ["services", name, section];
     const list = this.get(p);
     if (!Array.isArray(list)) return [];
-    const targetOf = (source: string, target?: string) => {
-      const t = target ?? source;
-      if (t.startsWith("/")) return t;
-      return section === "secrets" ? `/run/secrets/${t}` : `/${t}`;
-    };
+    const targetOf = (source: string, target?: string) => fileTarget(section, source, target);
     return list.map((entry, i): FileReference => {
       if (!isMapping(entry)) return { source: String(entry), target: targetOf(String(entry)) };
       const q = [...p, i];
@@ -719,6 +718,13 @@ export function parsePorts(spec: string): Port[] | string {
   if (count === 1) return [drop({ target: t[0], published: published || undefined, ...base })];
   if (pub && pub[1] - pub[0] + 1 !== count) return `the host port range "${published}" and the container port range "${target}" differ in size in "${spec}"`;
   return Array.from({ length: count }, (_, i) => drop({ target: t[0] + i, published: pub ? String(pub[0] + i) : undefined, ...base }));
+}
+
+/** Where a secret or config is mounted: /run/secrets/<name> and /<name> by default, relative targets under those. */
+export function fileTarget(section: "secrets" | "configs", source: string, target?: string): string {
+  const t = target ?? source;
+  if (t.startsWith("/")) return t;
+  return section === "secrets" ? `/run/secrets/${t}` : `/${t}`;
 }
 
 /** The object without its undefined properties (so that printed and compared models hold only what was set). */

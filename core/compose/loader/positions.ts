@@ -2,7 +2,8 @@
 // arrays) that hold the values, in a WeakMap, rather than in an index keyed by
 // path: merge, extends and include move values around, and a value moved with
 // its container keeps its file:line:col without any re-indexing.
-import { invalidArgument, BerthError } from "../../errors.ts";
+import { relative } from "node:path";
+import { BerthError, type ErrorKind } from "../../errors.ts";
 import type { Position, ValuePath } from "../model.ts";
 
 /** One key or index of a container: where its key and its value were written, and the value's YAML tag (!reset, !override). */
@@ -94,7 +95,13 @@ export function formatPosition(pos: Position | undefined): string {
   return pos ? `${pos.file}:${pos.line}:${pos.col}` : "";
 }
 
-/** An InvalidArgument error whose message starts with "file:line:col: ". */
-export function errorAt(pos: Position | undefined, message: string, hint?: string): BerthError {
-  return invalidArgument(pos ? `${formatPosition(pos)}: ${message}` : message, hint);
+/** An error (InvalidArgument unless told) whose message starts with "file:line:col: ". */
+export function errorAt(pos: Position | undefined, message: string, hint?: string, kind: ErrorKind = "InvalidArgument"): BerthError {
+  return new BerthError(kind, pos ? `${formatPosition(pos)}: ${message}` : message, hint);
+}
+
+/** A path as messages show it: relative to the working directory when that is shorter. */
+export function shownPath(file: string, cwd: string): string {
+  const rel = relative(cwd, file);
+  return rel.length < file.length ? rel : file;
 }

@@ -3,7 +3,7 @@
 // secrets, configs; durations back as Go durations ("1m30s"); empty lists,
 // empty maps and unset values left out.
 import { stringify } from "yaml";
-import type { Project, Service } from "../model.ts";
+import type { Project, Resources, Service } from "../model.ts";
 
 export function formatConfig(project: Project, format: "yaml" | "json"): string {
   const out = prune({
@@ -17,11 +17,23 @@ export function formatConfig(project: Project, format: "yaml" | "json"): string 
   return format === "json" ? `${JSON.stringify(out, null, 2)}\n` : stringify(out, { lineWidth: 0, aliasDuplicateObjects: false });
 }
 
-/** A service in Docker Compose's shape: keys sorted, durations as strings, `scale` for replicas other than 1, no name. */
+/**
+ * A service in Docker Compose's shape (a valid compose file again): keys
+ * sorted, durations as strings, memory sizes as strings of bytes, the keys
+ * the model folds into deploy back at the service level, `scale` for
+ * replicas other than 1, tmpfs as a list, no name.
+ */
 function service(s: Service): Record<string, unknown> {
-  const { name: _name, replicas, stop_grace_period, healthcheck, networks, ...rest } = s;
+  const { name: _name, replicas, stop_grace_period, healthcheck, networks, deploy, tmpfs, ...rest } = s;
+  const { memory_swap, cpu_shares, cpuset, resources, restart_policy } = deploy ?? {};
+  const memory = (r: Resources | undefined) => r && { ...r, memory: r.memory === undefined ? undefined : String(r.memory) };
   const out: Record<string, unknown> = {
     ...rest,
+    deploy: { resources: resources && { limits: memory(resources.limits), reservations: memory(resources.reservations) }, restart_policy },
+    memswap_limit: memory_swap,
+    cpu_shares,
+    cpuset,
+    tmpfs: Object.entries(tmpfs).map(([path, opts]) => (opts ? `${path}:${opts}` : path)),
     // Docker Compose prints an attachment without options as null.
     networks: Object.fromEntries(Object.entries(networks).map(([k, v]) => [k, Object.keys(v).length ? v : null])),
     scale: replicas === 1 ? undefined : replicas,

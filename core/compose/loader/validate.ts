@@ -41,7 +41,7 @@ export function validateDocument(doc: Record<string, unknown>, file: string): vo
     case "pattern":
       throw errorAt(pos, `${prefix}invalid value ${JSON.stringify(valueAt(doc, path))} (must match ${p.pattern})`);
     case "uniqueItems":
-      throw errorAt(pos, `${prefix}items [${p.j}] and [${p.i}] are the same`, "remove the duplicate");
+      throw errorAt(pos, `${prefix}items [${Math.min(Number(p.i), Number(p.j))}] and [${Math.max(Number(p.i), Number(p.j))}] are the same`, "remove the duplicate");
     case "minimum":
     case "maximum":
     case "exclusiveMinimum":
@@ -58,22 +58,20 @@ export function validateDocument(doc: Record<string, unknown>, file: string): vo
   }
 }
 
-const RANK: Record<string, number> = { oneOf: 0, anyOf: 0, not: 0, if: 0, type: 1 };
-
 /**
- * ajv reports every failed branch of each oneOf. The error to show is the one
- * about the deepest value, and at one value, a failure inside the branch that
- * fits the value's type (an unknown key in the mapping form) over "must be a
- * string" from the branches that do not.
+ * ajv reports every failed branch of each oneOf. The error to show is about
+ * the deepest value; at that value, a failure inside a branch that accepted
+ * the value's type (an unknown key in the mapping form of a port) beats the
+ * "must be a string" of the branches that did not, and a wrong type beats the
+ * other failures of its own branch (enum, pattern).
  */
 function pickError(errors: SchemaError[]): SchemaError {
   const depth = (e: SchemaError) => (e.instancePath === "" ? 0 : e.instancePath.split("/").length);
-  const rank = (e: SchemaError) => RANK[e.keyword] ?? 2;
-  let best = errors[0]!;
-  for (const e of errors) {
-    if (depth(e) > depth(best) || (depth(e) === depth(best) && rank(e) > rank(best))) best = e;
-  }
-  return best;
+  const deepest = Math.max(...errors.map(depth));
+  const here = errors.filter((e) => depth(e) === deepest && e.keyword !== "oneOf" && e.keyword !== "anyOf");
+  const branch = (e: SchemaError) => e.schemaPath.slice(0, e.schemaPath.lastIndexOf("/"));
+  const typeFailed = new Set(here.filter((e) => e.keyword === "type").map(branch));
+  return here.find((e) => e.keyword !== "type" && !typeFailed.has(branch(e))) ?? here.find((e) => e.keyword === "type") ?? errors.find((e) => depth(e) === deepest)!;
 }
 
 /** "/services/web/ports/0" -> ["services", "web", "ports", 0] (indices only where the value is a list). */
