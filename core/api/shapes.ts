@@ -1,7 +1,8 @@
 // The JSON shapes of the Docker Engine API that clients read: container
 // inspect and list, image inspect, list and history, volumes, exec.
 import type { Engine } from "../engine/engine.ts";
-import type { ContainerRecord, EndpointRecord, ImageRecord, NetworkRecord, VolumeRecord } from "../engine/types.ts";
+import { hostname } from "node:os";
+import { ZERO_TIME, type ContainerRecord, type EndpointRecord, type ImageRecord, type NetworkRecord, type VolumeRecord } from "../engine/types.ts";
 import { humanDuration } from "../cli/format.ts";
 
 const seconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
@@ -66,9 +67,17 @@ export function containerInspect(engine: Engine, c: ContainerRecord) {
     },
     GraphDriver: { Name: c.Driver, Data: null },
     Mounts: c.Mounts.map(mountJSON),
-    Config: { ...c.Config, OnBuild: null },
+    Config: { ...c.Config, Hostname: configHostname(c), OnBuild: null },
     NetworkSettings: networkSettings(c),
   };
+}
+
+/** Docker fills Config.Hostname in at the first start: the short ID, or the host's name with --network host. */
+function configHostname(c: ContainerRecord): string {
+  if (c.Config.Hostname) return c.Config.Hostname;
+  const mode = c.HostConfig.NetworkMode ?? "";
+  if (c.State.StartedAt === ZERO_TIME || mode.startsWith("container:")) return "";
+  return mode === "host" ? hostname() : c.Id.slice(0, 12);
 }
 
 function mountJSON(m: ContainerRecord["Mounts"][number]) {
