@@ -53,6 +53,7 @@ export const COMMANDS: Record<string, Entry> = {
   login: { summary: "Log in to a registry", load: () => loadCommand("login") },
   logout: { summary: "Log out from a registry", load: () => loadCommand("logout") },
   build: { summary: "Build an image from a Dockerfile", load: () => loadCommand("build") },
+  compose: { summary: "Define and run multi-container applications (Docker Compose)", load: () => loadCommand("compose") },
   commit: { summary: "Create a new image from a container's changes", load: () => loadCommand("commit") },
   save: { summary: "Save one or more images to a tar archive (streamed to STDOUT by default)", load: () => loadCommand("save") },
   load: { summary: "Load an image from a tar archive or STDIN", load: () => loadCommand("load") },

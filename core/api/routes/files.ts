@@ -3,7 +3,7 @@
 // tmpfs mounts included); a stopped one through its mounted root filesystem.
 import { invalidArgument } from "../../errors.ts";
 import { exportRootfs, getArchive, putArchive, statPath } from "../../engine/archive.ts";
-import type { ContainerRecord } from "../../engine/types.ts";
+import { ZERO_TIME, type ContainerRecord } from "../../engine/types.ts";
 import { withoutEngineFiles } from "../../engine/changes.ts";
 import { libcSys } from "../../sys/libc.ts";
 import { json, type Ctx } from "../server.ts";
@@ -51,9 +51,11 @@ export async function archiveGet(ctx: Ctx, c: ContainerRecord) {
 }
 
 export async function archivePut(ctx: Ctx, c: ContainerRecord) {
-  if (c.HostConfig.ReadonlyRootfs) throw invalidArgument("container rootfs is marked read-only");
   // Frozen while writing, as Docker pauses it: the container cannot swap a directory for a symlink mid-copy.
   const running = !!ctx.engine.rt(c.Id).proc && !c.State.Paused;
+  // Unlike Docker, a read-only container that has not started yet takes files
+  // (compose puts secrets and configs in this way before the first start).
+  if (c.HostConfig.ReadonlyRootfs && (running || c.State.StartedAt !== ZERO_TIME)) throw invalidArgument("container rootfs is marked read-only");
   const limits = await ctx.engine.plugin("limits");
   if (running) await limits.freeze(c.Id);
   try {
