@@ -1,15 +1,19 @@
 // The compose loader, stage by stage, through loadProject on files in temp dirs.
 import { afterAll, describe, expect, test } from "vitest";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { loadProject, type LoadOptions } from "../core/compose/loader/index.ts";
 import { formatConfig, goDuration } from "../core/compose/loader/print.ts";
 import { parseYaml } from "../core/compose/loader/parse.ts";
-import { positionAt } from "../core/compose/loader/positions.ts";
+import { cacheDir, parseYamlCached } from "../core/compose/loader/parse-cache.ts";
+import { entryOf, positionAt, valueAt } from "../core/compose/loader/positions.ts";
 import { generateValidator, validatorPath } from "../bin/gen-compose-validator.ts";
 import type { BerthError } from "../core/errors.ts";
 
 const dirs: string[] = [];
+// The parse cache of this test process, away from the home directory.
+process.env.XDG_CACHE_HOME = mkdtempSync("/tmp/berth-compose-cache-");
+dirs.push(process.env.XDG_CACHE_HOME);
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
@@ -76,6 +80,21 @@ describe("parse", () => {
     expect([web.restart, web.user, web.hostname]).toEqual(["always", "explicit", "two"]);
     expect(web.environment).toEqual({ A: "from-anchor", B: "own" });
     expect(project.services.db!.environment).toEqual({ A: "from-anchor", B: "from-anchor" });
+  });
+
+  test("the parse cache gives back the same values, positions and tags; a corrupt entry is parsed again", () => {
+    const text = yaml(["x: &a {p: [1, two]}", "services:", "  web:", "    <<: *a", "    ports: !reset []", "    image: busybox"]);
+    const first = parseYamlCached(text, "first.yaml");
+    const cached = readdirSync(cacheDir());
+    expect(cached.length).toBe(1);
+    const hit = parseYamlCached(text, "hit.yaml");
+    expect(hit).toEqual(first);
+    expect(positionAt(hit, ["services", "web", "p", 1])).toEqual({ file: "hit.yaml", line: 1, col: 15 });
+    expect(entryOf(valueAt(hit, ["services", "web"]), "ports")).toEqual({ key: { file: "hit.yaml", line: 5, col: 5 }, value: { file: "hit.yaml", line: 5, col: 19 }, tag: "!reset" });
+    writeFileSync(join(cacheDir(), cached[0]!), "{");
+    const again = parseYamlCached(text, "again.yaml");
+    expect(again).toEqual(first);
+    expect(positionAt(again, ["services", "web", "image"])).toEqual({ file: "again.yaml", line: 6, col: 12 });
   });
 
   test("YAML 1.1 octal file modes", async () => {

@@ -1,5 +1,5 @@
 // The compose loader: compose files -> the model.ts Project. Each file is
-// parsed (parse.ts), interpolated (interpolate.ts, with .env: dotenv.ts),
+// parsed (parse.ts, through the cache of parse-cache.ts), interpolated (interpolate.ts, with .env: dotenv.ts),
 // validated against the compose-spec schema (validate.ts), checked for keys
 // berth does not implement (unsupported.ts), given its includes (include.ts)
 // and its services' extends (extends.ts); the files are then merged
@@ -14,7 +14,7 @@ import { applyIncludes, type IncludedProject } from "./include.ts";
 import { interpolateDocument, type Lookup } from "./interpolate.ts";
 import { mergeDocuments } from "./merge.ts";
 import { normalizeProject, resolvePaths } from "./normalize.ts";
-import { parseYaml } from "./parse.ts";
+import { parseYamlCached } from "./parse-cache.ts";
 import { cloneValue, shownPath } from "./positions.ts";
 import { projectName } from "./project-name.ts";
 import { checkSupported } from "./unsupported.ts";
@@ -141,7 +141,7 @@ class Loader {
     let doc = this.cache.get(file);
     if (!doc) {
       const shown = file === "-" ? "-" : shownPath(file, this.cwd);
-      doc = parseYaml(this.read(file, shown), shown);
+      doc = parseYamlCached(this.read(file, shown), shown);
       interpolateDocument(doc, this.lookup, this.warnings);
       validateDocument(doc, shown);
       for (const w of checkSupported(doc, shown)) if (!this.warnings.includes(w)) this.warnings.push(w);
