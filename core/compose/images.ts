@@ -18,34 +18,46 @@ export interface ImageOptions {
 
 /** Make sure each service's image is there; returns the image id by service. */
 export async function ensureImages(backend: Backend, project: Project, services: string[], opts: ImageOptions, say: Progress): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
   // Builds one at a time (their output would interleave), pulls in parallel.
   for (const name of services) {
     const s = project.services[name]!;
     if (!s.build) continue;
-    const have = await backend.imageId(s.image);
-    if (opts.build || s.pull_policy === "build" || !have) {
+    if (opts.build || s.pull_policy === "build" || !(await backend.imageId(s.image))) {
       say("Image", s.image, "Building");
       await backend.build(s.image, s.build, !!opts.quiet);
       say("Image", s.image, "Built");
     }
   }
+  // One lookup and at most one pull per image, however many services share it.
+  const lookup = memo((ref) => backend.imageId(ref));
+  const pull = memo(async (ref) => {
+    say("Image", ref, "Pulling");
+    await backend.pull(ref);
+    say("Image", ref, "Pulled");
+    return backend.imageId(ref);
+  });
+  const out: Record<string, string> = {};
   await Promise.all(
     services.map(async (name) => {
       const s = project.services[name]!;
-      let id = await backend.imageId(s.image);
+      let id = await lookup(s.image);
       const policy = opts.pull ?? pullPolicy(s);
-      if (!s.build && (policy === "always" || (!id && policy === "missing"))) {
-        say("Image", s.image, "Pulling");
-        await backend.pull(s.image);
-        say("Image", s.image, "Pulled");
-        id = await backend.imageId(s.image);
-      }
+      if (!s.build && (policy === "always" || (!id && policy === "missing"))) id = await pull(s.image);
       if (!id) throw failedPrecondition(`service "${name}": image ${s.image} is not there and pull_policy is never`, `pull or build it first: berth pull ${s.image}`);
       out[name] = id;
     }),
   );
   return out;
+}
+
+/** `f` called once per key: later calls share the first call's promise. */
+function memo<T>(f: (key: string) => Promise<T>): (key: string) => Promise<T> {
+  const seen = new Map<string, Promise<T>>();
+  return (key) => {
+    let p = seen.get(key);
+    if (!p) seen.set(key, (p = f(key)));
+    return p;
+  };
 }
 
 function pullPolicy(s: Service): "always" | "missing" | "never" {

@@ -4,10 +4,11 @@ import { ensureImages, specsOf } from "../../compose/images.ts";
 import type { Project } from "../../compose/model.ts";
 import { planUp, targetServices, type Observed, type Plan } from "../../compose/plan.ts";
 import { invalidArgument } from "../../errors.ts";
+import { trace } from "../../trace.ts";
 import { print, printErr } from "../output.ts";
 import { progressPrinter, type Compose, type ComposeCommand } from "./context.ts";
 import { isatty } from "node:tty";
-import { LogPrinter } from "./log-printer.ts";
+import { LogPrinter, shownName } from "./log-printer.ts";
 
 export const up: ComposeCommand = {
   name: "up",
@@ -39,13 +40,16 @@ export const up: ComposeCommand = {
     if (pull !== undefined && !["always", "missing", "never"].includes(pull)) throw invalidArgument(`invalid --pull option "${pull}": use always, missing or never`);
     const timeout = seconds(flags.string("timeout"));
     const project = await compose.project(args);
+    trace("compose up: loaded");
     const scale = parseScale(flags.list("scale"));
     const targets = [...targetServices(project, args, flags.bool("no-deps"))];
     if (exitCodeFrom !== undefined && !targets.includes(exitCodeFrom)) throw invalidArgument(`no such service: ${exitCodeFrom}`);
     const ctx = await compose.applyContext(project);
     const imageIds = await ensureImages(ctx.backend, project, targets, { build: flags.bool("build"), pull: pull as "always" | undefined, quiet: flags.bool("quiet-pull") }, ctx.progress);
+    trace("compose up: images");
     ctx.specs = specsOf(project, imageIds);
     const observed = await ctx.backend.containers(project.name);
+    trace("compose up: observed");
     const hashes = Object.fromEntries(Object.entries(ctx.specs).map(([n, s]) => [n, s.hash]));
     const plan = planUp(project, observed, hashes, { services: args, noDeps: flags.bool("no-deps"), forceRecreate: flags.bool("force-recreate"), noRecreate: flags.bool("no-recreate"), scale });
     if (compose.flags.bool("dry-run")) {
@@ -55,7 +59,9 @@ export const up: ComposeCommand = {
     if (plan.orphans.length && !flags.bool("remove-orphans")) {
       printErr(`WARN[0000] Found orphan containers ([${plan.orphans.map((c) => c.name).join(" ")}]) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up.\n`);
     }
+    trace("compose up: planned");
     await applyPlan(ctx, plan, { removeOrphans: flags.bool("remove-orphans"), timeout });
+    trace("compose up: applied");
     if (flags.bool("wait")) await waitRunning(ctx, targets);
     if (detach) return 0;
     return attach(compose, ctx, targets, { abort, exitCodeFrom, timeout, colour: colourWanted(compose, flags.bool("no-color")), prefix: !flags.bool("no-log-prefix") });
@@ -93,7 +99,7 @@ async function attach(compose: Compose, ctx: ApplyContext, services: string[], o
     containers.map(async (c) => {
       await printer.stream(c).catch(() => undefined);
       const code = await backend.wait(c.id).catch(() => 0);
-      printer.note(c, `${c.name} exited with code ${code}`);
+      printer.note(c, `${shownName(c)} exited with code ${code}`);
       firstExit ??= { service: c.service, code };
       if (opts.exitCodeFrom === c.service) exitCode = code;
       if (opts.abort && !stopping) {
