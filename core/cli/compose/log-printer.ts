@@ -4,6 +4,13 @@ import { decodeFrames } from "../../api/stdcopy.ts";
 import type { Client } from "../client.ts";
 import { print } from "../output.ts";
 import type { Observed } from "../../compose/plan.ts";
+import { PROJECT } from "../../compose/labels.ts";
+
+/** A container as Compose names it in logs: "web-1" for "<project>-web-1", a container_name or one-off's name whole. */
+export function shownName(c: Observed): string {
+  const project = c.labels[PROJECT];
+  return project && c.name === `${project}-${c.service}-${c.number}` ? c.name.slice(project.length + 1) : c.name;
+}
 
 const COLOURS = [36, 33, 32, 35, 34, 96, 93, 92, 95, 94];
 
@@ -25,13 +32,13 @@ export class LogPrinter {
     containers: Observed[],
     private opts: LogOptions,
   ) {
-    this.width = Math.max(0, ...containers.map((c) => c.name.length));
+    this.width = Math.max(0, ...containers.map((c) => shownName(c).length));
     for (const c of containers) if (!this.colourOf.has(c.service)) this.colourOf.set(c.service, COLOURS[this.colourOf.size % COLOURS.length]!);
   }
 
   private prefix(c: Observed): string {
     if (!this.opts.prefix) return "";
-    const p = `${c.name.padEnd(this.width)}  | `;
+    const p = `${shownName(c).padEnd(this.width)}  | `;
     return this.opts.colour ? `\x1b[${this.colourOf.get(c.service) ?? 36}m${p}\x1b[0m` : p;
   }
 

@@ -68,7 +68,14 @@ export class BridgeDriver implements NetworkDriver {
     const ns = openSync(ep.netnsPath!, "r");
     const nl = Netlink.open();
     try {
-      nl.addVeth(host, ep.ifname, { mtu: net.mtu, peerNetnsFd: ns, peerMac: ep.mac });
+      try {
+        nl.addVeth(host, ep.ifname, { mtu: net.mtu, peerNetnsFd: ns, peerMac: ep.mac });
+      } catch (err) {
+        // A restart: the pair of the container's previous run goes with its namespace, which the kernel may not have freed yet.
+        if (!isKind(err, "AlreadyExists")) throw err;
+        this.deleteVeth(nl, host);
+        nl.addVeth(host, ep.ifname, { mtu: net.mtu, peerNetnsFd: ns, peerMac: ep.mac });
+      }
       nl.setMaster(host, this.bridgeName(net));
       nl.setUp(host);
     } catch (err) {
