@@ -64,6 +64,9 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan, opts: { removeOrp
   for (const sp of plan.services) {
     const service = ctx.project.services[sp.service]!;
     const deps = Object.entries(service.depends_on).filter(([d]) => done.has(d));
+    // network_mode "service:x" joins x's namespace: x must have started first.
+    const joined = /^service:(.+)$/.exec(service.network_mode ?? "")?.[1];
+    if (joined && done.has(joined) && !service.depends_on[joined]) deps.push([joined, { condition: "service_started", restart: true, required: true }]);
     done.set(
       sp.service,
       (async () => {

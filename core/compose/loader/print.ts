@@ -9,12 +9,19 @@ export function formatConfig(project: Project, format: "yaml" | "json"): string 
   const out = prune({
     name: project.name,
     services: Object.fromEntries(Object.keys(project.services).sort().map((k) => [k, service(project.services[k]!)])),
-    networks: project.networks,
-    volumes: project.volumes,
-    secrets: project.secrets,
-    configs: project.configs,
+    networks: internal(project.networks),
+    volumes: internal(project.volumes),
+    secrets: internal(project.secrets),
+    configs: internal(project.configs),
   });
-  return format === "json" ? `${JSON.stringify(out, null, 2)}\n` : stringify(out, { lineWidth: 0, aliasDuplicateObjects: false });
+  const text = format === "json" ? `${JSON.stringify(out, null, 2)}\n` : stringify(out, { lineWidth: 0, aliasDuplicateObjects: false });
+  // As Docker Compose does, $ is escaped: the output is a compose file again, and loading it interpolates.
+  return text.replace(/\$/g, () => "$$");
+}
+
+/** `external: false` left out, as Docker Compose omits it. */
+function internal<T extends { external: boolean }>(m: Record<string, T>): Record<string, T | Omit<T, "external">> {
+  return Object.fromEntries(Object.entries(m).map(([k, v]) => [k, v.external ? v : { ...v, external: undefined }]));
 }
 
 /**
