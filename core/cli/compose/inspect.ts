@@ -1,6 +1,5 @@
 // berth compose ps, ls, logs, config, images, top, port, events: what the
 // stack is and does, read from the labels of what runs.
-import { formatConfig } from "../../compose/loader/print.ts";
 import * as L from "../../compose/labels.ts";
 import { invalidArgument, notFound } from "../../errors.ts";
 import { humanDuration, humanSize, table, truncate } from "../format.ts";
@@ -157,7 +156,7 @@ export const config: ComposeCommand = {
     else if (flags.bool("volumes")) out = Object.keys(project.volumes).sort().map((v) => `${v}\n`).join("");
     else if (flags.bool("images")) out = services.map((s) => `${project.services[s]!.image}\n`).join("");
     else if (flags.bool("profiles")) out = [...new Set([...Object.values(project.services), ...Object.values(project.disabled)].flatMap((s) => s.profiles))].sort().map((p) => `${p}\n`).join("");
-    else out = formatConfig(project, format);
+    else out = (await import("../../compose/loader/print.ts")).formatConfig(project, format); // yaml's printer, only here
     if (flags.bool("quiet")) return 0;
     if (flags.string("output")) writeFileSync(flags.string("output")!, out);
     else print(out);

@@ -1,12 +1,11 @@
 // berth compose exec, run, pull, push, build: a command in a service's
 // container, a one-off container of a service, and the stack's images.
-import { isatty } from "node:tty";
 import { applyPlan, createReplica, ensureResources, waitRunning } from "../../compose/apply.ts";
 import { ensureImages, specsOf } from "../../compose/images.ts";
 import { planUp, targetServices } from "../../compose/plan.ts";
 import { invalidArgument, notFound } from "../../errors.ts";
 import { runCommand } from "../main.ts";
-import { print } from "../output.ts";
+import { isTerminal, print } from "../output.ts";
 import type { ComposeCommand } from "./context.ts";
 
 export const exec: ComposeCommand = {
@@ -29,7 +28,7 @@ export const exec: ComposeCommand = {
     const index = Number(flags.string("index"));
     const c = (await compose.containers([service])).find((x) => x.number === index && x.state === "running");
     if (!c) throw notFound(`service "${service}" is not running container #${index}`, `start it: berth compose up -d ${service}`);
-    const tty = !flags.bool("no-TTY") && isatty(0) && isatty(1);
+    const tty = !flags.bool("no-TTY") && isTerminal(0) && isTerminal(1);
     const execArgs = [
       ...(flags.bool("detach") ? ["-d"] : ["-i"]),
       ...(tty ? ["-t"] : []),
@@ -84,7 +83,7 @@ export const run: ComposeCommand = {
       const healthGated = Object.entries(service.depends_on).filter(([, d]) => d.condition === "service_healthy").map(([n]) => n);
       if (healthGated.length) await waitRunning(ctx, healthGated);
     } else await ensureResources(ctx, [serviceName]);
-    const tty = !flags.bool("no-TTY") && isatty(0) && isatty(1) && !flags.bool("detach");
+    const tty = !flags.bool("no-TTY") && isTerminal(0) && isTerminal(1) && !flags.bool("detach");
     const name = flags.string("name") ?? `${project.name}-${serviceName}-run-${Math.random().toString(16).slice(2, 14)}`;
     const extraEnv = flags.list("env");
     const id = await createReplica(ctx, service, 1, {

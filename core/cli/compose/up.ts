@@ -5,9 +5,8 @@ import type { Project } from "../../compose/model.ts";
 import { planUp, targetServices, type Observed, type Plan } from "../../compose/plan.ts";
 import { invalidArgument } from "../../errors.ts";
 import { trace } from "../../trace.ts";
-import { print, printErr } from "../output.ts";
+import { isTerminal, print, printErr } from "../output.ts";
 import { progressPrinter, type Compose, type ComposeCommand } from "./context.ts";
-import { isatty } from "node:tty";
 import { LogPrinter, shownName } from "./log-printer.ts";
 
 export const up: ComposeCommand = {
@@ -73,6 +72,7 @@ async function attach(compose: Compose, ctx: ApplyContext, services: string[], o
   const containers = (await compose.containers(services)).filter((c) => !c.oneoff);
   const backend = await compose.backend();
   const printer = new LogPrinter(backend.client, containers, { follow: true, colour: opts.colour, prefix: opts.prefix });
+  print(`Attaching to ${containers.map(shownName).join(", ")}\n`);
   let stopping: Promise<unknown> | undefined;
   const stopAll = () =>
     (stopping ??= (async () => {
@@ -222,5 +222,5 @@ export function seconds(s: string | undefined): number | undefined {
 export function colourWanted(compose: Compose, noColour: boolean): boolean {
   const ansi = compose.flags.string("ansi");
   if (noColour || ansi === "never" || process.env.NO_COLOR) return false;
-  return ansi === "always" || (ansi === "auto" && isatty(1));
+  return ansi === "always" || (ansi === "auto" && isTerminal(1));
 }

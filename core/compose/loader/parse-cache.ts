@@ -8,8 +8,10 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { isMapping, setEntry, entryOf } from "./positions.ts";
-import { parseYaml } from "./parse.ts";
 import type { Position } from "../model.ts";
+
+/** The parser, loaded on a miss only: the yaml package costs ~3 ms to load, a hit none. */
+const parseYaml = (text: string, file: string): Record<string, unknown> => (require("./parse.ts") as typeof import("./parse.ts")).parseYaml(text, file);
 
 /** Bump when parseYaml's output changes. */
 const FORMAT = 1;
