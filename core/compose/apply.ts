@@ -60,6 +60,20 @@ export async function ensureResources(ctx: ApplyContext, services: string[]): Pr
 export async function applyPlan(ctx: ApplyContext, plan: Plan, opts: { removeOrphans?: boolean; timeout?: number } = {}): Promise<void> {
   await ensureResources(ctx, plan.services.map((s) => s.service));
   if (opts.removeOrphans) await Promise.all(plan.orphans.map((c) => removeContainer(ctx, c, opts.timeout)));
+  // New replicas are created at once (only their start waits for the
+  // dependencies), as Docker Compose does; one joining another service's
+  // network namespace is created once that one runs.
+  const early = new Map<Action, Promise<string>>();
+  for (const sp of plan.services) {
+    const service = ctx.project.services[sp.service]!;
+    if (/^service:/.test(service.network_mode ?? "")) continue;
+    for (const a of sp.actions) {
+      if (a.kind !== "create") continue;
+      const created = createNew(ctx, service, a.number);
+      created.catch(() => undefined); // reported where it is awaited
+      early.set(a, created);
+    }
+  }
   const done = new Map<string, Promise<void>>();
   for (const sp of plan.services) {
     const service = ctx.project.services[sp.service]!;
@@ -73,7 +87,7 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan, opts: { removeOrp
         // A dependency that failed fails this service too (its own message says why).
         await Promise.all(deps.map(([d]) => done.get(d)));
         await Promise.all(deps.map(([d, dep]) => waitFor(ctx, d, dep)));
-        await Promise.all(sp.actions.map((a) => act(ctx, service, a, opts.timeout)));
+        await Promise.all(sp.actions.map((a) => act(ctx, service, a, early.get(a), opts.timeout)));
       })(),
     );
   }
@@ -82,7 +96,8 @@ export async function applyPlan(ctx: ApplyContext, plan: Plan, opts: { removeOrp
   if (failed) throw failed.reason;
 }
 
-async function act(ctx: ApplyContext, service: Service, a: Action, timeout?: number): Promise<void> {
+/** Carry out one action; `created` is the container made early for a "create". */
+async function act(ctx: ApplyContext, service: Service, a: Action, created: Promise<string> | undefined, timeout?: number): Promise<void> {
   const { backend, progress } = ctx;
   switch (a.kind) {
     case "keep":
@@ -106,14 +121,20 @@ async function act(ctx: ApplyContext, service: Service, a: Action, timeout?: num
       return;
     }
     case "create": {
-      const name = containerName(ctx.project, service, a.number);
-      progress("Container", name, "Creating");
-      const id = await createReplica(ctx, service, a.number);
-      progress("Container", name, "Created");
-      await startReplica(ctx, id, name);
+      const id = await (created ?? createNew(ctx, service, a.number));
+      await startReplica(ctx, id, containerName(ctx.project, service, a.number));
       return;
     }
   }
+}
+
+/** A new replica, with its progress lines. */
+async function createNew(ctx: ApplyContext, service: Service, number: number): Promise<string> {
+  const name = containerName(ctx.project, service, number);
+  ctx.progress("Container", name, "Creating");
+  const id = await createReplica(ctx, service, number);
+  ctx.progress("Container", name, "Created");
+  return id;
 }
 
 /** Create replica `number` of a service: the container, its other networks, its secrets and configs. */
@@ -139,14 +160,15 @@ async function startReplica(ctx: ApplyContext, id: string, name: string) {
   ctx.progress("Container", name, "Started");
 }
 
-export async function removeContainer(ctx: Pick<ApplyContext, "backend" | "progress">, c: Observed, timeout?: number) {
+/** `volumes`: its anonymous volumes go too (down -v, rm -v). */
+export async function removeContainer(ctx: Pick<ApplyContext, "backend" | "progress">, c: Observed, timeout?: number, volumes = false) {
   if (c.state === "running" || c.state === "paused" || c.state === "restarting") {
     ctx.progress("Container", c.name, "Stopping");
     await ctx.backend.stop(c.id, timeout);
     ctx.progress("Container", c.name, "Stopped");
   }
   ctx.progress("Container", c.name, "Removing");
-  await ctx.backend.remove(c.id, { force: true });
+  await ctx.backend.remove(c.id, { force: true, volumes });
   ctx.progress("Container", c.name, "Removed");
 }
 

@@ -86,8 +86,8 @@ export class Firewall {
 
   /** Networks came or went: rewrite their rules (the published ports stay). */
   async setNetworks(nets: FirewallNetwork[]) {
-    await nft(`${this.skeleton()}\n${this.networkRules(nets)}\n`);
-    await this.dockerUser(nets);
+    // Two tables, two nft runs at once: a network's creation waits for one.
+    await Promise.all([nft(`${this.skeleton()}\n${this.networkRules(nets)}\n`), this.dockerUser(nets)]);
   }
 
   /** Our accept rules in Docker's DOCKER-USER chain, when there is one: exactly one set per network. */
