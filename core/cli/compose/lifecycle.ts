@@ -5,7 +5,7 @@ import { dependencyOrder, type Observed } from "../../compose/plan.ts";
 import { stopTimeout, removeContainer } from "../../compose/apply.ts";
 import type { Project } from "../../compose/model.ts";
 import { confirm } from "../confirm.ts";
-import { print } from "../output.ts";
+import { printErr } from "../output.ts";
 import { progressPrinter, type Compose, type ComposeCommand } from "./context.ts";
 import { seconds } from "./up.ts";
 
@@ -71,7 +71,7 @@ export const rm: ComposeCommand = {
     const all = await compose.containers(args, { oneoff: true });
     const victims = flags.bool("stop") ? all : all.filter((c) => !running(c));
     if (!victims.length) {
-      print("No stopped containers\n");
+      printErr("No stopped containers\n");
       return 0;
     }
     if (!flags.bool("force") && !(await confirm(`Going to remove ${victims.map((c) => c.name).join(", ")}`))) return 0;
@@ -81,7 +81,7 @@ export const rm: ComposeCommand = {
         say("Container", c.name, "Removing");
         await backend.remove(c.id, { force: true, volumes: true });
         say("Container", c.name, "Removed");
-      } else await removeContainer({ backend, progress: say }, c, stopTimeout(project?.services[c.service]));
+      } else await removeContainer({ backend, progress: say }, c, stopTimeout(project?.services[c.service]), flags.bool("volumes"));
     });
     return 0;
   },

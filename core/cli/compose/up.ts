@@ -145,7 +145,7 @@ export const down: ComposeCommand = {
       return 0;
     }
     // Dependants stop before what they depend on: reverse dependency order, in waves.
-    await inReverseOrder(removable, project, (c) => removeContainer(ctx, c, stopTimeout(project?.services[c.service], timeout)));
+    await inReverseOrder(removable, project, (c) => removeContainer(ctx, c, stopTimeout(project?.services[c.service], timeout), flags.bool("volumes")));
     if (args.length) return 0; // `down SERVICE` leaves the project's networks and volumes
     for (const net of await backend.projectNetworks(name)) {
       ctx.progress("Network", net, "Removing");
