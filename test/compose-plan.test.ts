@@ -145,7 +145,7 @@ describe("serviceSpec", () => {
       networks: { default: { aliases: ["api.local"] }, back: { ipv4_address: "10.5.0.9" } },
       volumes: [{ type: "volume", source: "data", target: "/data" }, { type: "bind", source: "/srv/conf", target: "/conf", read_only: true }, { type: "tmpfs", target: "/scratch", tmpfs: { size: 1048576 } }],
       secrets: [{ source: "token", target: "/run/secrets/token", uid: "100", mode: 0o400 }],
-      deploy: { resources: { limits: { cpus: 0.5, memory: 64 * 1024 * 1024, pids: 50 }, reservations: { memory: 32 * 1024 * 1024 } } },
+      deploy: { resources: { limits: { cpus: 0.5, memory: 64 * 1024 * 1024, pids: 50 }, reservations: { memory: 32 * 1024 * 1024, cpus: 0.25 } } },
       restart: "on-failure:3",
       stop_grace_period: 3_000_000_000,
       init: true,
@@ -166,7 +166,7 @@ describe("serviceSpec", () => {
       { Type: "bind", Source: "/srv/conf", Target: "/conf", ReadOnly: true, VolumeOptions: undefined },
     ]);
     expect(h.Tmpfs).toEqual({ "/scratch": "size=1048576" });
-    expect(h).toMatchObject({ NanoCpus: 500_000_000, Memory: 64 * 1024 * 1024, PidsLimit: 50, MemoryReservation: 32 * 1024 * 1024, RestartPolicy: { Name: "on-failure", MaximumRetryCount: 3 }, Init: true });
+    expect(h).toMatchObject({ NanoCpus: 500_000_000, Memory: 64 * 1024 * 1024, PidsLimit: 50, MemoryReservation: 32 * 1024 * 1024, CpuShares: 256, RestartPolicy: { Name: "on-failure", MaximumRetryCount: 3 }, Init: true });
     expect(spec.files).toEqual([{ target: "/run/secrets/token", content: new TextEncoder().encode("s3cret"), uid: 100, gid: 0, mode: 0o400 }]);
   });
 

@@ -172,6 +172,8 @@ function resources(s: Service): Partial<HostConfig> {
   if (limits?.cpus !== undefined) out.NanoCpus = Math.round(limits.cpus * NANOS_PER_SECOND);
   if (limits?.pids !== undefined) out.PidsLimit = limits.pids;
   if (reservations?.memory !== undefined) out.MemoryReservation = reservations.memory;
+  // A CPU reservation is a relative weight on one host: 1024 shares per CPU reserved.
+  if (reservations?.cpus !== undefined) out.CpuShares = Math.max(2, Math.round(reservations.cpus * 1024));
   if (d?.cpu_shares !== undefined) out.CpuShares = d.cpu_shares;
   if (d?.cpuset !== undefined) out.CpusetCpus = d.cpuset;
   return out;
