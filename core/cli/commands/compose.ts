@@ -29,11 +29,11 @@ export const command: CommandDef = {
     }
     const sub = SUBCOMMANDS.find((c) => c.name === name);
     if (!sub) {
-      printErr(`berth: unknown docker command: "compose ${name}"\nSee 'berth compose --help'.\n`);
+      printErr(`berth: unknown command: "compose ${name}"\nSee 'berth compose --help'.\n`);
       return 1;
     }
     const compose = new Compose(flags, global);
-    const def: CommandDef = { ...sub, usage: `compose ${sub.usage}`, name: sub.name, run: (ctx) => sub.run({ flags: ctx.flags, args: ctx.args, compose }) };
+    const def: CommandDef = { ...sub, run: (ctx) => sub.run({ flags: ctx.flags, args: ctx.args, compose }) };
     return runCommand("berth compose", def, rest, global);
   },
 };
