@@ -183,7 +183,7 @@ describe("help", () => {
   });
 
   test("every subcommand of a group has --help with its usage as typed (docker image ls, not images)", async () => {
-    for (const group of ["container", "image", "network", "volume", "system"]) {
+    for (const group of ["container", "image", "network", "volume", "system", "compose"]) {
       const list = await berth(t, [group, "--help"]);
       expect(list.code, group).toBe(0);
       const subs = [...list.stdout.slice(list.stdout.indexOf("Commands:")).matchAll(/^  ([a-z]+)\s{2,}/gm)].map((m) => m[1]!);
