@@ -77,7 +77,7 @@ function walk(value: unknown, spec: Spec, path: (string | number)[], doc: Record
     const sub = Object.hasOwn(spec, key) ? spec[key] : spec["*"];
     if (sub === undefined) {
       const where = path.length > 0 ? `${formatPath([...path, key])}: ` : "";
-      throw errorAt(keyPositionAt(doc, [...path, key]), `${where}berth does not support ${JSON.stringify(key)}`, "remove it (or keep it under an x- key); berth implements the compose keys of core/compose/model.ts");
+      throw errorAt(keyPositionAt(doc, [...path, key]), `${where}berth does not support ${JSON.stringify(key)}`, "remove it, or keep it under an x- key (which berth ignores)");
     }
     if (sub !== true) walk(value[key], sub, [...path, key], doc);
   }
