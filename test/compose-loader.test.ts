@@ -99,6 +99,15 @@ describe("parse", () => {
     expect(positionAt(again, ["services", "web", "image"])).toEqual({ file: "again.yaml", line: 6, col: 12 });
   });
 
+  test("the parse cache keeps its newest 256 entries", () => {
+    for (let i = 0; i < 300; i++) parseYamlCached(`services: {s${i}: {image: busybox}}\n`, "many.yaml");
+    const names = readdirSync(cacheDir());
+    expect(names.length).toBe(256);
+    // The last one written is kept, and is a hit: no new entry for it.
+    parseYamlCached("services: {s299: {image: busybox}}\n", "many.yaml");
+    expect(readdirSync(cacheDir()).sort()).toEqual(names.sort());
+  });
+
   test("YAML 1.1 octal file modes", async () => {
     const { project } = await load({
       "compose.yaml": yaml(["services:", "  web:", "    image: busybox", "    secrets:", "      - {source: s, mode: 0440}", "secrets:", "  s: {file: ./s.txt}"]),

@@ -5,13 +5,11 @@
 // The cache holds what parseYaml returns, values and positions (without the
 // file name, which depends on the working directory), so a hit is exactly a
 // parse. A failed parse is not cached; an unwritable cache is no cache.
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { isMapping, setEntry, entryOf } from "./positions.ts";
+import { parseYaml } from "./parse.ts";
 import type { Position } from "../model.ts";
-
-/** The parser, loaded on a miss only: the yaml package costs ~3 ms to load, a hit none. */
-const parseYaml = (text: string, file: string): Record<string, unknown> => (require("./parse.ts") as typeof import("./parse.ts")).parseYaml(text, file);
 
 /** Bump when parseYaml's output changes. */
 const FORMAT = 1;
@@ -41,10 +39,22 @@ export function parseYamlCached(text: string, file: string): Record<string, unkn
     const tmp = `${path}.${process.pid}.tmp`;
     writeFileSync(tmp, JSON.stringify({ v: doc, p: rows(doc) }));
     renameSync(tmp, path);
+    prune();
   } catch {
     // A read-only home: parse every time.
   }
   return doc;
+}
+
+/** Entries kept: the most recently written ones (a miss is rare; this runs only then). */
+const KEEP = 256;
+
+function prune() {
+  const dir = cacheDir();
+  const names = readdirSync(dir);
+  if (names.length <= KEEP) return;
+  const byAge = names.map((n) => ({ n, t: statSync(`${dir}/${n}`).mtimeMs })).sort((a, b) => b.t - a.t);
+  for (const { n } of byAge.slice(KEEP)) rmSync(`${dir}/${n}`, { force: true });
 }
 
 function rows(container: Record<string, unknown> | unknown[]): Row[] {

@@ -3,9 +3,19 @@
 // ourselves instead of calling toJS(): that is where the positions are, and it
 // lets anchors be copied (not shared), `<<` merge keys be applied, and the
 // !reset / !override tags be kept for the merge stage.
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type ScalarTag } from "yaml";
+import type * as Yaml from "yaml";
+import type { Document, Node, ScalarTag } from "yaml";
 import type { Position } from "../model.ts";
 import { cloneValue, copyEntry, errorAt, setEntry } from "./positions.ts";
+
+// The yaml package loads on first use: a parse-cache hit (parse-cache.ts)
+// never needs it, and loading it costs ~3 ms.
+let loaded: typeof Yaml | undefined;
+const lib = () => (loaded ??= require("yaml") as typeof Yaml);
+const isAlias = ((n) => lib().isAlias(n)) as typeof Yaml.isAlias;
+const isMap = ((n) => lib().isMap(n)) as typeof Yaml.isMap;
+const isScalar = ((n) => lib().isScalar(n)) as typeof Yaml.isScalar;
+const isSeq = ((n) => lib().isSeq(n)) as typeof Yaml.isSeq;
 
 /** YAML 1.1 octals (`mode: 0440`), which Docker Compose's YAML library still reads as octal. */
 const octal: ScalarTag = {
@@ -17,8 +27,8 @@ const octal: ScalarTag = {
 
 /** Parse one compose file; `file` is the name used in positions and messages. */
 export function parseYaml(text: string, file: string): Record<string, unknown> {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { merge: true, lineCounter: lines, customTags: (tags) => [octal, ...tags] });
+  const lines = new (lib().LineCounter)();
+  const doc = lib().parseDocument(text, { merge: true, lineCounter: lines, customTags: (tags) => [octal, ...tags] });
   const at = (offset: number): Position => ({ file, ...lines.linePos(offset) });
   const first = doc.errors[0];
   if (first) {
