@@ -403,6 +403,37 @@ describe("logs", () => {
 });
 
 describe("lifecycle", () => {
+  test("restart of a service restarts its dependants with restart: true, not the others", async () => {
+    const s = stack({
+      "compose.yaml": `services:
+  db:
+    image: busybox:latest
+    command: ${SLEEPER}
+  api:
+    image: busybox:latest
+    command: ${SLEEPER}
+    depends_on:
+      db: {condition: service_started, restart: true}
+  cron:
+    image: busybox:latest
+    command: ${SLEEPER}
+    depends_on:
+      db: {condition: service_started, restart: false}
+`,
+    });
+    expect((await s.c(["up", "-d"])).code).toBe(0);
+    const pids = async () => Promise.all(["db", "api", "cron"].map((n) => inspect(`${s.name}-${n}-1`, "{{.State.Pid}}")));
+    const [db, api, cron] = await pids();
+    const r = await s.c(["restart", "db"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr.indexOf(`${s.name}-db-1  Started`)).toBeLessThan(r.stderr.indexOf(`${s.name}-api-1  Restarting`));
+    expect(r.stderr).not.toContain("cron");
+    const [db2, api2, cron2] = await pids();
+    expect(db2).not.toBe(db);
+    expect(api2).not.toBe(api);
+    expect(cron2).toBe(cron);
+  });
+
   test("stop, start, restart, kill -s, pause, unpause, rm -f, rm -s -f: progress lines and states", async () => {
     const s = stack({
       "compose.yaml": `services:
@@ -519,7 +550,7 @@ describe("inspecting the stack", () => {
     command: ${SLEEPER}
   job:
     image: busybox:latest
-    command: ["true"]
+    command: ["sh", "-c", "exit 3"]
 `,
     });
     expect((await s.c(["up", "-d"])).code).toBe(0);
@@ -529,7 +560,7 @@ describe("inspecting the stack", () => {
     expect(lines(ps.stdout).length).toBe(2);
     expect(ps.stdout).toMatch(new RegExp(`${s.name}-web-1\\s+busybox:latest\\s+"sh -c trap 'exit 0'…"\\s+web\\s+.*\\sUp `));
     const psa = await s.c(["ps", "-a"]);
-    expect(psa.stdout).toMatch(new RegExp(`${s.name}-job-1\\s+busybox:latest\\s+"true"\\s+job\\s+.*Exited \\(0\\)`));
+    expect(psa.stdout).toMatch(new RegExp(`${s.name}-job-1\\s+busybox:latest\\s+"sh -c exit 3"\\s+job\\s+.*Exited \\(3\\)`));
     const webId = await inspect(`${s.name}-web-1`, "{{.Id}}");
     expect((await s.c(["ps", "-q"])).stdout).toBe(`${webId}\n`);
     expect((await s.c(["ps", "-a", "--services"])).stdout).toBe("job\nweb\n");
@@ -539,6 +570,9 @@ describe("inspecting the stack", () => {
       [`${s.name}-web-1`, "web", "running", s.name],
     ]);
     expect(json[1].ID).toBe(webId);
+    expect(json.map((c) => [c.ExitCode, c.Health, c.Publishers])).toEqual([[3, "", []], [0, "", []]]);
+    expect(json[1].Labels).toContain(`com.docker.compose.service=web`);
+    expect(json[1].Command).toBe(`"sh -c trap 'exit 0' TERM; while :; do sleep 1000 & wait; done"`);
     expect((await s.c(["ps", "-a", "--status", "exited", "--services"])).stdout).toBe("job\n");
     expect((await s.c(["ps", "--status", "running", "--services"])).stdout).toBe("web\n");
 

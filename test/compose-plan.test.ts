@@ -2,8 +2,9 @@
 // model and the observed containers in, the actions out.
 import { describe, expect, test } from "vitest";
 import type { Project, Service } from "../core/compose/model.ts";
-import { dependencyOrder, planChanges, planUp, targetServices, type Observed, type UpOptions } from "../core/compose/plan.ts";
+import { dependenciesOf, dependencyOrder, planChanges, planUp, targetServices, withRestartDependants, type Observed, type UpOptions } from "../core/compose/plan.ts";
 import { serviceSpec, stableJSON } from "../core/compose/spec.ts";
+import { rfc3339Nano } from "../core/cli/compose/inspect.ts";
 
 function service(name: string, extra: Partial<Service> = {}): Service {
   return {
@@ -124,6 +125,28 @@ describe("planUp", () => {
     expect(() => dependencyOrder(project([a, b]))).toThrow(/dependency cycle detected: a -> b -> a/);
   });
 
+  test("restart: true carries a restart to the dependants, transitively; restart: false does not", () => {
+    const dep = (restart: boolean) => ({ condition: "service_started" as const, restart, required: true });
+    const q = project([
+      service("db"),
+      service("api", { depends_on: { db: dep(true) } }),
+      service("web", { depends_on: { api: dep(true) } }),
+      service("cron", { depends_on: { db: dep(false) } }),
+    ]);
+    expect(withRestartDependants(q, ["db"]).sort()).toEqual(["api", "db", "web"]);
+    expect(withRestartDependants(q, ["api"]).sort()).toEqual(["api", "web"]);
+    expect(withRestartDependants(q, ["cron"])).toEqual(["cron"]);
+  });
+
+  test("dependenciesOf: depends_on in the model (not optional missing ones) and the network_mode service", () => {
+    const q = project([
+      service("main"),
+      service("side", { network_mode: "service:main", networks: {}, depends_on: { gone: { condition: "service_started", restart: false, required: false } } }),
+    ]);
+    expect(dependenciesOf(q, "side")).toEqual(["main"]);
+    expect(dependenciesOf(q, "main")).toEqual([]);
+  });
+
   test("network_mode service:x orders x first", () => {
     const side = service("side", { network_mode: "service:main", networks: {} });
     expect(dependencyOrder(project([side, service("main")]))).toEqual(["main", "side"]);
@@ -182,5 +205,13 @@ describe("serviceSpec", () => {
 
   test("stableJSON sorts keys and drops undefined, so equal values hash equally", () => {
     expect(stableJSON({ b: 1, a: [2, { d: undefined, c: null }] })).toBe('{"a":[2,{"c":null}],"b":1}');
+  });
+});
+
+describe("events times", () => {
+  test("nanosecond timestamps keep every digit (a float would not), in Go's RFC 3339 form", () => {
+    expect(rfc3339Nano("1796161368641912345")).toBe("2026-12-01T21:42:48.641912345Z");
+    expect(rfc3339Nano("1796161368641900000")).toBe("2026-12-01T21:42:48.6419Z");
+    expect(rfc3339Nano("1796161368000000000")).toBe("2026-12-01T21:42:48Z");
   });
 });

@@ -110,13 +110,35 @@ export function dependencyOrder(project: Project): string[] {
     if (state.get(name) === "done") return;
     if (state.get(name) === "visiting") throw invalidArgument(`dependency cycle detected: ${[...path.slice(path.indexOf(name)), name].join(" -> ")}`);
     state.set(name, "visiting");
-    for (const dep of Object.keys(project.services[name]?.depends_on ?? {}).sort()) if (project.services[dep]) visit(dep, [...path, name]);
-    for (const dep of networkModeDeps(project, name)) visit(dep, [...path, name]);
+    for (const dep of dependenciesOf(project, name)) visit(dep, [...path, name]);
     state.set(name, "done");
     out.push(name);
   };
   for (const name of Object.keys(project.services).sort()) visit(name, []);
   return out;
+}
+
+/** The services a service needs running first: its depends_on (those in the model) and the one its network_mode joins. */
+export function dependenciesOf(project: Project, name: string): string[] {
+  const deps = Object.keys(project.services[name]?.depends_on ?? {}).filter((d) => project.services[d]).sort();
+  for (const d of networkModeDeps(project, name)) if (!deps.includes(d)) deps.push(d);
+  return deps;
+}
+
+/** The services to restart with `names`: those and, transitively, every service depending on one of them with `restart: true`. */
+export function withRestartDependants(project: Project, names: string[]): string[] {
+  const out = new Set(names);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [name, s] of Object.entries(project.services)) {
+      if (out.has(name)) continue;
+      if (Object.entries(s.depends_on).some(([d, dep]) => dep.restart && out.has(d))) {
+        out.add(name);
+        grew = true;
+      }
+    }
+  }
+  return [...out];
 }
 
 /** Services a service's network_mode joins ("service:db"). */
@@ -137,8 +159,7 @@ export function targetServices(project: Project, names: string[] | undefined, no
     }
     out.add(name);
     if (noDeps) return;
-    for (const dep of Object.keys(project.services[name]!.depends_on)) if (project.services[dep]) add(dep);
-    for (const dep of networkModeDeps(project, name)) add(dep);
+    for (const dep of dependenciesOf(project, name)) add(dep);
   };
   for (const n of names) add(n);
   return out;

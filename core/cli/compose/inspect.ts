@@ -48,23 +48,33 @@ export const ps: ComposeCommand = {
       print(list.map((c) => `${c.Id}\n`).join(""));
       return 0;
     }
-    const rows = list.map((c) => ({
-      ID: c.Id,
-      Name: c.Names[0]!.replace(/^\//, ""),
-      Image: c.Image,
-      Command: c.Command,
-      Project: c.Labels[L.PROJECT]!,
-      Service: c.Labels[L.SERVICE]!,
-      Created: c.Created,
-      State: c.State,
-      Status: c.Status,
-      Ports: portsText(c.Ports),
-    }));
+    // The fields of Docker Compose's `ps --format json`.
+    const rows = list.map((c) => {
+      const name = c.Names[0]!.replace(/^\//, "");
+      return {
+        ID: c.Id,
+        Name: name,
+        Names: name,
+        Image: c.Image,
+        Command: `"${c.Command}"`,
+        Project: c.Labels[L.PROJECT]!,
+        Service: c.Labels[L.SERVICE]!,
+        CreatedAt: new Date(c.Created * 1000).toISOString(),
+        RunningFor: `${humanDuration(Date.now() - c.Created * 1000)} ago`,
+        State: c.State,
+        Status: c.Status,
+        Health: /\((healthy|unhealthy)\)/.exec(c.Status)?.[1] ?? (c.Status.includes("(health: starting)") ? "starting" : ""),
+        ExitCode: Number(/^Exited \((\d+)\)/.exec(c.Status)?.[1] ?? 0),
+        Labels: Object.entries(c.Labels).map(([k, v]) => `${k}=${v}`).join(","),
+        Ports: portsText(c.Ports),
+        Publishers: c.Ports.map((p) => ({ URL: p.IP ?? "", TargetPort: p.PrivatePort, PublishedPort: p.PublicPort ?? 0, Protocol: p.Type })),
+      };
+    });
     if (flags.string("format") === "json") {
       print(rows.map((r) => `${JSON.stringify(r)}\n`).join(""));
       return 0;
     }
-    print(table(["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"], rows.map((r) => [r.Name, r.Image, `"${truncate(r.Command, 20)}"`, r.Service, `${humanDuration(Date.now() - r.Created * 1000)} ago`, r.Status, r.Ports])));
+    print(table(["NAME", "IMAGE", "COMMAND", "SERVICE", "CREATED", "STATUS", "PORTS"], rows.map((r) => [r.Name, r.Image, `"${truncate(r.Command.slice(1, -1), 20)}"`, r.Service, r.RunningFor, r.Status, r.Ports])));
     return 0;
   },
 };
@@ -246,7 +256,7 @@ export const events: ComposeCommand = {
         const e = JSON.parse(line) as { Action: string; Actor: { ID: string; Attributes: Record<string, string> }; timeNano: number };
         const service = e.Actor.Attributes[L.SERVICE] ?? "";
         if (args.length && !args.includes(service)) continue;
-        const time = new Date(e.timeNano / 1e6).toISOString().replace(/\.(\d{3})Z$/, (_, ms) => `.${ms}${String(e.timeNano % 1e6).padStart(6, "0")}Z`);
+        const time = rfc3339Nano(/"timeNano":(\d+)/.exec(line)?.[1] ?? String(e.timeNano)); // as digits: a float loses the nanoseconds
         const attrs = Object.fromEntries(Object.entries(e.Actor.Attributes).filter(([k]) => !k.startsWith("com.docker.compose.")));
         if (flags.bool("json")) print(`${JSON.stringify({ time, type: "container", action: e.Action, id: e.Actor.ID, service, attributes: attrs })}\n`);
         else print(`${time} container ${e.Action} ${e.Actor.ID} (${Object.entries(attrs).map(([k, v]) => `${k}=${v}`).join(", ")})\n`);
@@ -255,3 +265,10 @@ export const events: ComposeCommand = {
     return 0;
   },
 };
+
+/** Nanoseconds since the epoch, as digits, in Go's time.RFC3339Nano (UTC; trailing zeros of the fraction dropped). */
+export function rfc3339Nano(nanos: string): string {
+  const n = BigInt(nanos);
+  const seconds = new Date(Number(n / 1_000_000_000n) * 1000).toISOString().slice(0, 19);
+  return `${seconds}.${String(n % 1_000_000_000n).padStart(9, "0")}`.replace(/\.?0+$/, "") + "Z";
+}

@@ -1,7 +1,7 @@
 // berth compose start, stop, restart, kill, rm, pause, unpause: one
 // operation on the project's containers (of the named services), in
 // dependency order for start, in reverse for stop.
-import { dependencyOrder, type Observed } from "../../compose/plan.ts";
+import { dependencyOrder, withRestartDependants, type Observed } from "../../compose/plan.ts";
 import { stopTimeout, removeContainer } from "../../compose/apply.ts";
 import type { Project } from "../../compose/model.ts";
 import { confirm } from "../confirm.ts";
@@ -23,14 +23,16 @@ async function inOrder(compose: Compose, containers: Observed[], reverse: boolea
 
 const say = progressPrinter();
 
-function simple(name: string, summary: string, verb: [string, string], reverse: boolean, pick: (c: Observed) => boolean, act: (compose: Compose, c: Observed, flags: import("../args.ts").ParsedFlags, project: Project | undefined) => Promise<void>, flags: ComposeCommand["flags"] = []): ComposeCommand {
+function simple(name: string, summary: string, verb: [string, string], reverse: boolean, pick: (c: Observed) => boolean, act: (compose: Compose, c: Observed, flags: import("../args.ts").ParsedFlags, project: Project | undefined) => Promise<void>, flags: ComposeCommand["flags"] = [], expand?: (project: Project, services: string[]) => string[]): ComposeCommand {
   return {
     name,
     usage: `${name} [OPTIONS] [SERVICE...]`,
     summary,
     flags,
     async run({ flags, args, compose }) {
-      const containers = (await compose.containers(args)).filter(pick);
+      const project = expand && args.length ? await compose.project().catch(() => undefined) : undefined;
+      const services = project ? expand!(project, args) : args;
+      const containers = (await compose.containers(services)).filter(pick);
       await inOrder(compose, containers, reverse, async (c, project) => {
         say("Container", c.name, verb[0]);
         await act(compose, c, flags, project);
@@ -48,7 +50,8 @@ export const start = simple("start", "Start services", ["Starting", "Started"], 
 
 export const stop = simple("stop", "Stop services", ["Stopping", "Stopped"], true, running, async (compose, c, flags, project) => (await compose.backend()).stop(c.id, stopTimeout(project?.services[c.service], seconds(flags.string("timeout")))), [timeoutFlag]);
 
-export const restart = simple("restart", "Restart service containers", ["Restarting", "Started"], false, () => true, async (compose, c, flags, project) => (await compose.backend()).restart(c.id, stopTimeout(project?.services[c.service], seconds(flags.string("timeout")))), [timeoutFlag]);
+// Services that depend on a restarted one with `restart: true` restart too.
+export const restart = simple("restart", "Restart service containers", ["Restarting", "Started"], false, () => true, async (compose, c, flags, project) => (await compose.backend()).restart(c.id, stopTimeout(project?.services[c.service], seconds(flags.string("timeout")))), [timeoutFlag], withRestartDependants);
 
 export const kill = simple("kill", "Force stop service containers", ["Killing", "Killed"], true, running, async (compose, c, flags) => (await compose.backend()).kill(c.id, flags.string("signal")), [
   { name: "signal", short: "s", kind: "string", default: "SIGKILL", help: "SIGNAL to send to the container" },

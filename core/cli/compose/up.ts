@@ -2,7 +2,7 @@
 import { applyPlan, removeContainer, stopTimeout, waitRunning, type ApplyContext } from "../../compose/apply.ts";
 import { ensureImages, specsOf } from "../../compose/images.ts";
 import type { Project } from "../../compose/model.ts";
-import { planUp, targetServices, type Observed, type Plan } from "../../compose/plan.ts";
+import { dependenciesOf, planUp, targetServices, type Observed, type Plan } from "../../compose/plan.ts";
 import { invalidArgument } from "../../errors.ts";
 import { trace } from "../../trace.ts";
 import { isTerminal, print, printErr } from "../output.ts";
@@ -180,7 +180,7 @@ async function inReverseOrder(containers: Observed[], project: Project | undefin
     const services = new Set(left.map((c) => c.service));
     // A service goes now when no remaining service depends on it.
     const blocked = new Set<string>();
-    for (const s of services) for (const dep of Object.keys(project?.services[s]?.depends_on ?? {})) if (dep !== s) blocked.add(dep);
+    for (const s of services) for (const dep of project ? dependenciesOf(project, s) : []) if (dep !== s) blocked.add(dep);
     let wave = left.filter((c) => !blocked.has(c.service));
     if (!wave.length) wave = left; // a cycle (refused when loading): everything at once
     await Promise.all(wave.map(act));
