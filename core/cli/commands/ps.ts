@@ -7,7 +7,8 @@ import { print } from "../output.ts";
 import { renderTemplate } from "../template.ts";
 import { trace } from "../../trace.ts";
 
-interface Summary {
+/** An entry of GET /containers/json, the fields berth's commands read. */
+export interface ContainerSummary {
   Id: string;
   Names: string[];
   Image: string;
@@ -23,7 +24,7 @@ interface Summary {
 }
 
 /** Docker's PORTS column: "0.0.0.0:8080->80/tcp, 53/udp". */
-export function portsText(ports: Summary["Ports"]): string {
+export function portsText(ports: ContainerSummary["Ports"]): string {
   return ports
     .map((p) => (p.PublicPort ? `${p.IP ?? "0.0.0.0"}:${p.PublicPort}->${p.PrivatePort}/${p.Type}` : `${p.PrivatePort}/${p.Type}`))
     .join(", ");
@@ -48,7 +49,7 @@ export const command: CommandDef = {
     const limit = flags.bool("latest") ? 1 : flags.string("last") ? Number(flags.string("last")) : undefined;
     const client = await connect(global);
     trace("ps: connected");
-    const list = await client.json<Summary[]>("GET", "/containers/json", {
+    const list = await client.json<ContainerSummary[]>("GET", "/containers/json", {
       query: { all: flags.bool("all") || limit !== undefined, limit, filters: filtersQuery(filters) },
     });
     trace("ps: listed");
@@ -63,7 +64,7 @@ export const command: CommandDef = {
 };
 
 /** The fields `docker ps --format` offers, each computed only when used (ps may list thousands). */
-function psView(c: Summary, noTrunc: boolean) {
+function psView(c: ContainerSummary, noTrunc: boolean) {
   return {
     get ID() {
       return noTrunc ? c.Id : c.Id.slice(0, 12);

@@ -4,23 +4,12 @@ import * as L from "../../compose/labels.ts";
 import { invalidArgument, notFound } from "../../errors.ts";
 import { humanDuration, humanSize, table, truncate } from "../format.ts";
 import { print } from "../output.ts";
-import { portsText } from "../commands/ps.ts";
+import { portsText, type ContainerSummary as Summary } from "../commands/ps.ts";
 import { colourWanted } from "./up.ts";
 import type { ComposeCommand } from "./context.ts";
 import { LogPrinter } from "./log-printer.ts";
 import { writeFileSync } from "node:fs";
 
-interface Summary {
-  Id: string;
-  Names: string[];
-  Image: string;
-  Command: string;
-  Created: number;
-  State: string;
-  Status: string;
-  Labels: Record<string, string>;
-  Ports: { IP?: string; PrivatePort: number; PublicPort?: number; Type: string }[];
-}
 
 export const ps: ComposeCommand = {
   name: "ps",
