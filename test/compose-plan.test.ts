@@ -4,7 +4,6 @@ import { describe, expect, test } from "vitest";
 import type { Project, Service } from "../core/compose/model.ts";
 import { dependenciesOf, dependencyOrder, planChanges, planUp, targetServices, withRestartDependants, type Observed, type UpOptions } from "../core/compose/plan.ts";
 import { serviceSpec, stableJSON } from "../core/compose/spec.ts";
-import { rfc3339Nano } from "../core/cli/compose/inspect.ts";
 
 function service(name: string, extra: Partial<Service> = {}): Service {
   return {
@@ -205,13 +204,5 @@ describe("serviceSpec", () => {
 
   test("stableJSON sorts keys and drops undefined, so equal values hash equally", () => {
     expect(stableJSON({ b: 1, a: [2, { d: undefined, c: null }] })).toBe('{"a":[2,{"c":null}],"b":1}');
-  });
-});
-
-describe("events times", () => {
-  test("nanosecond timestamps keep every digit (a float would not), in Go's RFC 3339 form", () => {
-    expect(rfc3339Nano("1796161368641912345")).toBe("2026-12-01T21:42:48.641912345Z");
-    expect(rfc3339Nano("1796161368641900000")).toBe("2026-12-01T21:42:48.6419Z");
-    expect(rfc3339Nano("1796161368000000000")).toBe("2026-12-01T21:42:48Z");
   });
 });

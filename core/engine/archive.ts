@@ -22,6 +22,9 @@ import { applyLayer, type ApplyResult } from "../images/apply.ts";
 import { tarDirectory } from "../images/tar-writer.ts";
 import type { Sys } from "../sys/index.ts";
 import { libcSys } from "../sys/libc.ts";
+import { rfc3339Nano } from "../time.ts";
+
+export { rfc3339Nano };
 
 /** Docker's ContainerPathStat: the X-Docker-Container-Path-Stat header (base64 of its JSON). */
 export interface ContainerPathStat {
@@ -73,21 +76,6 @@ export function goFileMode(stMode: number): number {
   if (stMode & 0o2000) m += GO_MODE.setgid;
   if (stMode & 0o1000) m += GO_MODE.sticky;
   return m;
-}
-
-const NS = 1_000_000_000n;
-
-/** Nanoseconds since the epoch as Go's time.RFC3339Nano in UTC: trailing zeros of the fraction dropped. */
-export function rfc3339Nano(ns: bigint): string {
-  let sec = ns / NS;
-  let frac = ns % NS;
-  if (frac < 0n) {
-    frac += NS;
-    sec -= 1n;
-  }
-  const iso = new Date(Number(sec) * 1000).toISOString().replace(/\.\d{3}Z$/, "");
-  const f = frac === 0n ? "" : `.${frac.toString().padStart(9, "0").replace(/0+$/, "")}`;
-  return `${iso}${f}Z`;
 }
 
 /**

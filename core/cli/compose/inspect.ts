@@ -8,6 +8,7 @@ import { portsText, type ContainerSummary as Summary } from "../commands/ps.ts";
 import { colourWanted } from "./up.ts";
 import type { ComposeCommand } from "./context.ts";
 import { LogPrinter } from "./log-printer.ts";
+import { rfc3339Nano } from "../../time.ts";
 import { writeFileSync } from "node:fs";
 
 
@@ -245,7 +246,7 @@ export const events: ComposeCommand = {
         const e = JSON.parse(line) as { Action: string; Actor: { ID: string; Attributes: Record<string, string> }; timeNano: number };
         const service = e.Actor.Attributes[L.SERVICE] ?? "";
         if (args.length && !args.includes(service)) continue;
-        const time = rfc3339Nano(/"timeNano":(\d+)/.exec(line)?.[1] ?? String(e.timeNano)); // as digits: a float loses the nanoseconds
+        const time = rfc3339Nano(BigInt(/"timeNano":(\d+)/.exec(line)?.[1] ?? e.timeNano)); // as digits: a float loses the nanoseconds
         const attrs = Object.fromEntries(Object.entries(e.Actor.Attributes).filter(([k]) => !k.startsWith("com.docker.compose.")));
         if (flags.bool("json")) print(`${JSON.stringify({ time, type: "container", action: e.Action, id: e.Actor.ID, service, attributes: attrs })}\n`);
         else print(`${time} container ${e.Action} ${e.Actor.ID} (${Object.entries(attrs).map(([k, v]) => `${k}=${v}`).join(", ")})\n`);
@@ -254,10 +255,3 @@ export const events: ComposeCommand = {
     return 0;
   },
 };
-
-/** Nanoseconds since the epoch, as digits, in Go's time.RFC3339Nano (UTC; trailing zeros of the fraction dropped). */
-export function rfc3339Nano(nanos: string): string {
-  const n = BigInt(nanos);
-  const seconds = new Date(Number(n / 1_000_000_000n) * 1000).toISOString().slice(0, 19);
-  return `${seconds}.${String(n % 1_000_000_000n).padStart(9, "0")}`.replace(/\.?0+$/, "") + "Z";
-}
