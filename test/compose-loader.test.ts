@@ -744,3 +744,36 @@ describe("print", () => {
     expect(json.services.db.networks).toEqual({ backend: null });
   });
 });
+
+describe("develop.watch", () => {
+  test("rules are normalized: absolute paths, ignore/include lists, exec commands", async () => {
+    const { project, dir } = await load({
+      "compose.yaml": yaml([
+        "services:",
+        "  web:",
+        "    image: busybox",
+        "    develop:",
+        "      watch:",
+        "        - {path: ./src, action: sync, target: /app, ignore: [node_modules/], initial_sync: true}",
+        "        - {path: package.json, action: rebuild}",
+        "        - {path: ./conf, action: sync+exec, target: /etc/app, include: '*.conf', exec: {command: reload --now, user: app, environment: [A=1]}}",
+      ]),
+    });
+    expect(project.services.web!.develop!.watch).toEqual([
+      { action: "sync", path: `${dir}/src`, target: "/app", ignore: ["node_modules/"], include: [], initial_sync: true },
+      { action: "rebuild", path: `${dir}/package.json`, ignore: [], include: [] },
+      { action: "sync+exec", path: `${dir}/conf`, target: "/etc/app", ignore: [], include: ["*.conf"], exec: { command: ["reload", "--now"], user: "app", environment: { A: "1" } } },
+    ]);
+  });
+
+  test.each([
+    ["{path: ./src, action: sync}", /compose\.yaml:6:33: .*a sync rule needs a target/],
+    ["{path: ./src, action: sync, target: app}", /compose\.yaml:6:47: .*target "app" is not an absolute path/],
+    ["{path: ./src, action: sync+exec, target: /app}", /a sync\+exec rule needs exec/],
+    ["{path: ./src, action: restart, exec: {command: x}}", /exec is for sync\+exec rules, this one is restart/],
+    ["{path: ./src, action: copy}", /compose\.yaml:6:33: .*action/],
+  ])("%s is refused with its position", async (rule, message) => {
+    const err = await loadError({ "compose.yaml": yaml(["services:", "  web:", "    image: busybox", "    develop:", "      watch:", `        - ${rule}`]) });
+    expect(err.message).toMatch(message);
+  });
+});

@@ -87,6 +87,25 @@ export interface Service {
   tty?: boolean;
   stdin_open?: boolean;
   profiles: string[];
+  /** develop.watch: what watch mode does when files under a path change. */
+  develop?: { watch: WatchRule[] };
+}
+
+/** A develop.watch rule. */
+export interface WatchRule {
+  action: "sync" | "rebuild" | "restart" | "sync+restart" | "sync+exec";
+  /** Absolute host path (a directory or a file). */
+  path: string;
+  /** Absolute container path the sync actions write to. */
+  target?: string;
+  /** .dockerignore-style patterns relative to `path`: changes they match are ignored. */
+  ignore: string[];
+  /** Patterns relative to `path`: when given, only changes they match count. */
+  include: string[];
+  /** Sync everything under `path` when watching starts (and after a container is recreated). */
+  initial_sync?: boolean;
+  /** sync+exec: the command run in the container after a sync. */
+  exec?: { command: string[]; user?: string; privileged?: boolean; working_dir?: string; environment: Record<string, string> };
 }
 
 export interface Build {

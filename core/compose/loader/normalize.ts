@@ -10,6 +10,7 @@ import { parseBytes } from "../../cli/args.ts";
 import { isBerthError, notFound } from "../../errors.ts";
 import { parseGoDuration, words } from "../../images/changes.ts";
 import type {
+  WatchRule,
   Build, Dependency, Deploy, FileObject, FileReference, Healthcheck, Network, Port, Position, Project, Resources,
   Service, ServiceNetwork, ServiceVolume, ValuePath, Volume,
 } from "../model.ts";
@@ -89,6 +90,8 @@ export function resolvePaths(doc: Raw, dir: string, lookup: Lookup): void {
         else if (isMapping(e) && typeof e.path === "string") e.path = abs(e.path);
       });
     }
+    const watch = isMapping(svc.develop) ? svc.develop.watch : undefined;
+    if (Array.isArray(watch)) for (const rule of watch) if (isMapping(rule) && typeof rule.path === "string") rule.path = abs(rule.path);
     if (Array.isArray(svc.volumes)) {
       svc.volumes.forEach((v, i, list) => {
         if (typeof v === "string") {
@@ -373,7 +376,43 @@ class Normalizer {
       tty: this.bool(p("tty")),
       stdin_open: this.bool(p("stdin_open")),
       profiles: this.strings(p("profiles")),
+      develop: this.develop(name),
     });
+  }
+
+  private develop(name: string): Service["develop"] {
+    const base: Path = ["services", name, "develop", "watch"];
+    const rules = this.get(base);
+    if (!Array.isArray(rules)) return undefined;
+    return {
+      watch: rules.map((_, i) => {
+        const p = (...rest: Path): Path => [...base, i, ...rest];
+        const action = this.str(p("action")) as WatchRule["action"];
+        const target = this.str(p("target"));
+        if (action.startsWith("sync") && target === undefined) this.fail(p("action"), `a ${action} rule needs a target: the path in the container to sync to`, "add target: /path/in/the/container");
+        if (target !== undefined && !target.startsWith("/")) this.fail(p("target"), `target "${target}" is not an absolute path in the container`, "start it with /");
+        const hasExec = this.get(p("exec")) !== undefined;
+        if (action === "sync+exec" && !hasExec) this.fail(p("action"), "a sync+exec rule needs exec: {command: ...}", "add the command to run after a sync");
+        if (action !== "sync+exec" && hasExec) this.fail(p("exec"), `exec is for sync+exec rules, this one is ${action}`, "remove exec, or make the action sync+exec");
+        return drop({
+          action,
+          path: this.str(p("path"))!,
+          target,
+          ignore: this.strings(p("ignore")),
+          include: this.strings(p("include")),
+          initial_sync: this.bool(p("initial_sync")),
+          exec: hasExec
+            ? drop({
+                command: this.command(p("exec", "command")) ?? [],
+                user: this.str(p("exec", "user")),
+                privileged: this.bool(p("exec", "privileged")),
+                working_dir: this.str(p("exec", "working_dir")),
+                environment: this.env(p("exec", "environment")) as Record<string, string>,
+              })
+            : undefined,
+        });
+      }),
+    };
   }
 
   /** A value that may be written under a legacy key or under deploy: both may be set only to the same value. */

@@ -41,6 +41,12 @@ const SERVICE: Spec = {
   ulimits: true, read_only: true, extra_hosts: true, dns: true, dns_search: true, dns_opt: true,
   logging: { driver: true, options: true },
   tty: true, stdin_open: true, profiles: true, extends: true,
+  develop: {
+    watch: {
+      path: true, action: true, target: true, ignore: true, include: true, initial_sync: true,
+      exec: { command: true, user: true, privileged: true, working_dir: true, environment: true },
+    },
+  },
   mem_limit: true, mem_reservation: true, memswap_limit: true, cpus: true, pids_limit: true, cpu_shares: true, cpuset: true,
 };
 
