@@ -77,6 +77,10 @@ export class FakeSys implements Sys {
   }
   setCloexec(...a: Parameters<Sys["setCloexec"]>) { this.record("setCloexec", a); }
   linkUp(...a: Parameters<Sys["linkUp"]>) { this.record("linkUp", a); }
+  openat2(...a: Parameters<Sys["openat2"]>) {
+    this.record("openat2", a);
+    return 100;
+  }
   execve(path: string, argv: string[], envp: string[]): never {
     this.record("execve", [path, argv, envp]);
     throw new FakeExec(path, argv, envp);

@@ -52,9 +52,25 @@ export interface Sys {
   setCloexec(fd: number, on: boolean): void;
   /** Bring a network interface up in the calling thread's network namespace. */
   linkUp(ifname: string): void;
+  /**
+   * openat2(2): open `path` relative to `dirfd` with `resolve` (RESOLVE_*)
+   * restricting how it is looked up; returns the new descriptor. Throws a
+   * SysError (ENOSYS before Linux 5.6).
+   */
+  openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number;
   /** Replace the process image. Returns only by throwing a SysError. */
   execve(path: string, argv: string[], envp: string[]): never;
 }
+
+/** openat2's `resolve` flags (linux/openat2.h). */
+export const RESOLVE = {
+  NO_XDEV: 0x01,
+  NO_MAGICLINKS: 0x02,
+  NO_SYMLINKS: 0x04,
+  BENEATH: 0x08,
+  IN_ROOT: 0x10,
+  CACHED: 0x20,
+} as const;
 
 // Linux constants (x86_64), named as in the kernel headers.
 export const MS = {

@@ -44,6 +44,14 @@ function load() {
 let lib: ReturnType<typeof load> | undefined;
 const libc = () => (lib ??= load());
 
+// syscall(2) with four arguments, for openat2 (the one above takes two).
+let lib4: { syscall: (nr: number, a: number, b: Buffer, c: BigUint64Array, d: number) => number | bigint } | undefined;
+const libc4 = () =>
+  (lib4 ??= dlopen("libc.so.6", { syscall: { args: [i64, i64, P, P, u64], returns: i64 } }).symbols as unknown as NonNullable<typeof lib4>);
+const SYS_openat2 = 437;
+/** struct open_how { u64 flags, mode, resolve }, reused: calls are synchronous. */
+const openHow = new BigUint64Array(3);
+
 /** A NUL-terminated copy of a string, for passing as `char *`. */
 const cstr = (s: string) => Buffer.from(`${s}\0`);
 const cstrOrNull = (s: string | null | undefined) => (s == null ? null : cstr(s));
@@ -246,6 +254,14 @@ export const libcSys: Sys = {
     } finally {
       libc().close(fd);
     }
+  },
+  openat2(dirfd, path, flags, mode, resolve) {
+    openHow[0] = BigInt(flags);
+    openHow[1] = BigInt(mode);
+    openHow[2] = BigInt(resolve);
+    const fd = Number(libc4().syscall(SYS_openat2, dirfd, cstr(path), openHow, 24));
+    if (fd < 0) fail("openat2", path);
+    return fd;
   },
   execve(path, argv, envp) {
     // Keep every buffer referenced until the call returns.
