@@ -47,6 +47,8 @@ export interface Backend {
   unpause(id: string): Promise<void>;
   remove(id: string, opts?: { force?: boolean; volumes?: boolean }): Promise<void>;
   state(id: string): Promise<ContainerState>;
+  /** Run a command in a running container to its end; its exit code. */
+  exec(id: string, cmd: { command: string[]; user?: string; workingDir?: string; privileged?: boolean; env?: string[] }): Promise<number>;
   /** Block until the container stops; its exit code. */
   wait(id: string): Promise<number>;
 }

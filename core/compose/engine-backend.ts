@@ -182,6 +182,18 @@ export class EngineBackend implements Backend {
     return { status: c.State.Status, exitCode: c.State.ExitCode, health: c.State.Health?.Status };
   }
 
+  async exec(id: string, cmd: { command: string[]; user?: string; workingDir?: string; privileged?: boolean; env?: string[] }) {
+    const { Id } = await this.client.json<{ Id: string }>("POST", `/containers/${id}/exec`, {
+      json: { Cmd: cmd.command, User: cmd.user, WorkingDir: cmd.workingDir, Privileged: cmd.privileged, Env: cmd.env, AttachStdout: false, AttachStderr: false },
+    });
+    await this.client.call("POST", `/exec/${Id}/start`, { json: { Detach: true } });
+    for (;;) {
+      const info = await this.client.json<{ Running: boolean; ExitCode: number }>("GET", `/exec/${Id}/json`);
+      if (!info.Running) return info.ExitCode;
+      await Bun.sleep(5);
+    }
+  }
+
   async wait(id: string) {
     return (await this.client.json<{ StatusCode: number }>("POST", `/containers/${id}/wait`)).StatusCode;
   }

@@ -7,6 +7,13 @@ import { networkRoutes } from "./networks.ts";
 import { systemRoutes } from "./system.ts";
 import { volumeRoutes } from "./volumes.ts";
 
+/** berth's compose watch API (routes/watch.ts), loaded only when used. */
+function watchRoutes(r: Router) {
+  r.on("POST", "/berth/compose/watch", async (ctx) => (await import("./watch.ts")).startWatch(ctx));
+  r.on("GET", "/berth/compose/watch", async (ctx) => (await import("./watch.ts")).listWatches(ctx));
+  r.on("DELETE", "/berth/compose/watch/{project}", async (ctx) => (await import("./watch.ts")).deleteWatch(ctx));
+}
+
 export function apiRouter(): Router {
   const r = new Router();
   systemRoutes(r);
@@ -16,5 +23,6 @@ export function apiRouter(): Router {
   buildRoutes(r);
   volumeRoutes(r);
   networkRoutes(r);
+  watchRoutes(r);
   return r;
 }

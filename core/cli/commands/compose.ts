@@ -7,10 +7,11 @@ import { config, events, images, logs, ls, port, ps, top } from "../compose/insp
 import { kill, pause, restart, rm, start, stop, unpause } from "../compose/lifecycle.ts";
 import { build, exec, pull, push, run } from "../compose/run.ts";
 import { down, up } from "../compose/up.ts";
+import { watch } from "../compose/watch.ts";
 import { print, printErr } from "../output.ts";
 import { runCommand } from "../main.ts";
 
-const SUBCOMMANDS: ComposeCommand[] = [build, config, down, events, exec, images, kill, logs, ls, pause, port, ps, pull, push, restart, rm, run, start, stop, top, unpause, up];
+const SUBCOMMANDS: ComposeCommand[] = [build, config, down, events, exec, images, kill, logs, ls, pause, port, ps, pull, push, restart, rm, run, start, stop, top, unpause, up, watch];
 
 const SUMMARY = "Define and run multi-container applications";
 

@@ -4,7 +4,7 @@
 import { invalidArgument, isKind } from "../../errors.ts";
 import type { ApplyContext, Progress } from "../../compose/apply.ts";
 import { EngineBackend } from "../../compose/engine-backend.ts";
-import { loadProject } from "../../compose/loader/index.ts";
+import { loadProject, type LoadOptions } from "../../compose/loader/index.ts";
 import type { Project } from "../../compose/model.ts";
 import type { Observed } from "../../compose/plan.ts";
 import type { CommandDef, FlagDef, ParsedFlags } from "../args.ts";
@@ -40,17 +40,24 @@ export class Compose {
 
   /** The project from the compose files; `services` named on the command line enable their profiles. */
   project(services: string[] = []): Promise<Project> {
-    return (this.projectP ??= loadProject({
+    return (this.projectP ??= loadProject(this.loadOptions(services)).then(({ project, warnings }) => {
+      for (const w of warnings) printErr(`WARN[0000] ${w}\n`);
+      return project;
+    }));
+  }
+
+  /** How the project is loaded, complete enough for the daemon to load it the same way (watch). */
+  loadOptions(services: string[] = []): LoadOptions {
+    return {
       files: this.flags.list("file").length ? this.flags.list("file") : undefined,
       projectName: this.flags.string("project-name"),
       projectDirectory: this.flags.string("project-directory"),
       envFiles: this.flags.list("env-file").length ? this.flags.list("env-file") : undefined,
       profiles: this.flags.list("profile"),
       services,
-    }).then(({ project, warnings }) => {
-      for (const w of warnings) printErr(`WARN[0000] ${w}\n`);
-      return project;
-    }));
+      env: { ...process.env },
+      cwd: process.cwd(),
+    };
   }
 
   /**

@@ -29,6 +29,7 @@ export const up: ComposeCommand = {
     { name: "no-color", kind: "bool", help: "Produce monochrome output" },
     { name: "no-log-prefix", kind: "bool", help: "Don't print prefix in logs" },
     { name: "quiet-pull", kind: "bool", help: "Pull without printing progress information" },
+    { name: "watch", short: "w", kind: "bool", help: "Watch the services' develop.watch rules (with -d, the watch stays in the daemon)" },
   ],
   async run({ flags, args, compose }) {
     const detach = flags.bool("detach") || flags.bool("wait");
@@ -62,6 +63,11 @@ export const up: ComposeCommand = {
     await applyPlan(ctx, plan, { removeOrphans: flags.bool("remove-orphans"), timeout });
     trace("compose up: applied");
     if (flags.bool("wait")) await waitRunning(ctx, targets);
+    if (flags.bool("watch")) {
+      const { startWatch } = await import("./watch.ts");
+      if (detach) return startWatch(compose, args, true);
+      void startWatch(compose, args, false); // its events interleave with the logs; it ends with this command
+    }
     if (detach) return 0;
     return attach(compose, ctx, targets, { abort, exitCodeFrom, timeout, colour: colourWanted(compose, flags.bool("no-color")), prefix: !flags.bool("no-log-prefix") });
   },
@@ -144,6 +150,8 @@ export const down: ComposeCommand = {
       print(removable.map((c) => `remove container ${c.name}\n`).join(""));
       return 0;
     }
+    // A watch of the whole project ends with it (berthd's API; another daemon has none: 404).
+    if (!args.length) await backend.client.call("DELETE", `/berth/compose/watch/${encodeURIComponent(name)}`).catch(() => undefined);
     // Dependants stop before what they depend on: reverse dependency order, in waves.
     await inReverseOrder(removable, project, (c) => removeContainer(ctx, c, stopTimeout(project?.services[c.service], timeout), flags.bool("volumes")));
     if (args.length) return 0; // `down SERVICE` leaves the project's networks and volumes
