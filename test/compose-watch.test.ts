@@ -248,6 +248,39 @@ describe("actions", () => {
     expect(await status(s)).toMatch(/\[app\] app\/version\.txt changed: rebuilt watch\d+-app and recreated app in \d+\.\d ms/);
   }, 90_000);
 
+  test("after a rebuild, a dependant with restart: true is restarted once the new container is healthy; up -d --watch starts the watch", async () => {
+    const s = stack({
+      "compose.yaml": `services:
+  app:
+    build: ./app
+    command: ${SLEEPER}
+    healthcheck: {test: ["CMD", "test", "-f", "/version.txt"], interval: 1s, retries: 30}
+    develop:
+      watch:
+        - {path: ./app/version.txt, action: rebuild}
+  client:
+    image: busybox:latest
+    command: ${SLEEPER}
+    depends_on:
+      app: {condition: service_healthy, restart: true}
+`,
+      "app/Dockerfile": "FROM busybox:latest\nCOPY version.txt /version.txt\n",
+      "app/version.txt": "1\n",
+    });
+    const up = await s.c(["up", "-d", "--watch"]);
+    expect(up.code, up.stderr).toBe(0);
+    expect(up.stderr).toContain("Watching app in the daemon");
+    const pid = async () => (await collect(Bun.spawn([BERTH, ...t.flags, "inspect", "-f", "{{.State.Pid}} {{.RestartCount}} {{.State.StartedAt}}", `${s.name}-client-1`], { stdin: "ignore", stdout: "pipe", stderr: "pipe" }))).stdout.trim();
+    const before = await pid();
+    s.write("app/version.txt", "2\n");
+    await until(s, "app", "/version.txt", "2\n");
+    await waitFor("the client's restart", async () => ((await pid()) !== before ? true : undefined));
+    // It was restarted after the new app container became healthy.
+    const appHealthy = (await collect(Bun.spawn([BERTH, ...t.flags, "inspect", "-f", "{{(index .State.Health.Log 0).End}}", `${s.name}-app-1`], { stdin: "ignore", stdout: "pipe", stderr: "pipe" }))).stdout.trim();
+    const clientStarted = (await pid()).split(" ")[2]!;
+    expect(Date.parse(clientStarted)).toBeGreaterThanOrEqual(Date.parse(appHealthy) - 1);
+  }, 90_000);
+
   test("a failing rebuild is reported and the watch goes on", async () => {
     const s = stack({
       "compose.yaml": `services:
