@@ -60,3 +60,16 @@ export function connectTerminal(sock: RawStream, opts: { stdin: boolean; tty: bo
     stdin.pause();
   };
 }
+
+/** The non-empty lines of a streamed body (JSON lines: events, watch logs), as they come. */
+export async function* lines(body: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
+  let pending = "";
+  const decoder = new TextDecoder();
+  for await (const chunk of body) {
+    pending += decoder.decode(chunk, { stream: true });
+    const parts = pending.split("\n");
+    pending = parts.pop()!;
+    for (const l of parts) if (l.trim()) yield l;
+  }
+  if (pending.trim()) yield pending;
+}

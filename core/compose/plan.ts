@@ -98,6 +98,21 @@ export function planUp(project: Project, observed: Observed[], hashes: Hashes, o
   return { services, orphans };
 }
 
+/** The plan in words, one line per action ("recreate p-web-1 (configuration changed)"); `keep` lists the unchanged too. */
+export function planLines(plan: Plan, opts: { removeOrphans?: boolean; keep?: boolean } = {}): string[] {
+  const lines: string[] = [];
+  for (const sp of plan.services)
+    for (const a of sp.actions) {
+      if (a.kind === "create") lines.push(`create ${sp.service} replica ${a.number}`);
+      else if (a.kind === "recreate") lines.push(`recreate ${a.container.name} (${a.reason})`);
+      else if (a.kind === "start") lines.push(`start ${a.container.name}`);
+      else if (a.kind === "remove") lines.push(`remove ${a.container.name} (scale down)`);
+      else if (opts.keep) lines.push(`keep ${a.container.name} (up to date)`);
+    }
+  for (const c of plan.orphans) lines.push(opts.removeOrphans ? `remove ${c.name} (orphan)` : `leave ${c.name} (orphan; --remove-orphans removes it)`);
+  return lines;
+}
+
 /** Does the plan change anything? */
 export const planChanges = (plan: Plan, removeOrphans: boolean) =>
   plan.services.some((s) => s.actions.some((a) => a.kind !== "keep")) || (removeOrphans && plan.orphans.length > 0);

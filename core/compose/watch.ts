@@ -20,7 +20,7 @@ import { ensureImages, specsOf } from "./images.ts";
 import * as L from "./labels.ts";
 import { loadProject, type LoadOptions } from "./loader/index.ts";
 import type { Project, Service, WatchRule } from "./model.ts";
-import { planUp, type Plan } from "./plan.ts";
+import { planLines, planUp } from "./plan.ts";
 
 export interface WatchEvent {
   /** RFC 3339 time. */
@@ -297,7 +297,7 @@ export class ProjectWatch {
     ctx.specs = specsOf(next, await ensureImages(this.backend, next, services, {}, ctx.progress));
     const observed = await this.backend.containers(next.name);
     const plan = planUp(next, observed, Object.fromEntries(Object.entries(ctx.specs).map(([n, s]) => [n, s.hash])));
-    const lines = describeChanges(plan);
+    const lines = planLines(plan).filter((l) => !l.startsWith("leave "));
     this.note(undefined, lines.length ? `the compose file changed: ${lines.join("; ")}` : "the compose file changed: nothing to do");
     await applyPlan(ctx, plan);
     const rulesChanged = watchShape(this.project) !== watchShape(next);
@@ -323,18 +323,6 @@ const ms = (since: number) => `${(performance.now() - since).toFixed(1)} ms`;
 
 /** What the watchers are made from: each service's rules (and build context, for its .dockerignore). */
 const watchShape = (p: Project) => JSON.stringify(Object.entries(p.services).map(([n, s]) => [n, s.develop, s.build?.context]));
-
-function describeChanges(plan: Plan): string[] {
-  const out: string[] = [];
-  for (const sp of plan.services)
-    for (const a of sp.actions) {
-      if (a.kind === "create") out.push(`create ${sp.service} replica ${a.number}`);
-      else if (a.kind === "recreate") out.push(`recreate ${a.container.name} (${a.reason})`);
-      else if (a.kind === "start") out.push(`start ${a.container.name}`);
-      else if (a.kind === "remove") out.push(`remove ${a.container.name}`);
-    }
-  return out;
-}
 
 /** Where a changed host file goes in the container. */
 export function targetOf(rule: WatchRule, file: string): string {

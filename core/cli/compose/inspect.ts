@@ -8,6 +8,7 @@ import { portsText, type ContainerSummary as Summary } from "../commands/ps.ts";
 import { colourWanted } from "./up.ts";
 import type { ComposeCommand } from "./context.ts";
 import { LogPrinter } from "./log-printer.ts";
+import { lines } from "../streams.ts";
 import { rfc3339Nano } from "../../time.ts";
 import { writeFileSync } from "node:fs";
 
@@ -235,22 +236,14 @@ export const events: ComposeCommand = {
     const name = await compose.projectName();
     const backend = await compose.backend();
     const res = await backend.client.call("GET", "/events", { query: { filters: JSON.stringify({ type: ["container"], label: [`${L.PROJECT}=${name}`] }) } });
-    let pending = "";
-    const decoder = new TextDecoder();
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      pending += decoder.decode(chunk, { stream: true });
-      const lines = pending.split("\n");
-      pending = lines.pop()!;
-      for (const line of lines) {
-        if (!line.trim()) continue;
-        const e = JSON.parse(line) as { Action: string; Actor: { ID: string; Attributes: Record<string, string> }; timeNano: number };
-        const service = e.Actor.Attributes[L.SERVICE] ?? "";
-        if (args.length && !args.includes(service)) continue;
-        const time = rfc3339Nano(BigInt(/"timeNano":(\d+)/.exec(line)?.[1] ?? e.timeNano)); // as digits: a float loses the nanoseconds
-        const attrs = Object.fromEntries(Object.entries(e.Actor.Attributes).filter(([k]) => !k.startsWith("com.docker.compose.")));
-        if (flags.bool("json")) print(`${JSON.stringify({ time, type: "container", action: e.Action, id: e.Actor.ID, service, attributes: attrs })}\n`);
-        else print(`${time} container ${e.Action} ${e.Actor.ID} (${Object.entries(attrs).map(([k, v]) => `${k}=${v}`).join(", ")})\n`);
-      }
+    for await (const line of lines(res.body as unknown as AsyncIterable<Uint8Array>)) {
+      const e = JSON.parse(line) as { Action: string; Actor: { ID: string; Attributes: Record<string, string> }; timeNano: number };
+      const service = e.Actor.Attributes[L.SERVICE] ?? "";
+      if (args.length && !args.includes(service)) continue;
+      const time = rfc3339Nano(BigInt(/"timeNano":(\d+)/.exec(line)?.[1] ?? e.timeNano)); // as digits: a float loses the nanoseconds
+      const attrs = Object.fromEntries(Object.entries(e.Actor.Attributes).filter(([k]) => !k.startsWith("com.docker.compose.")));
+      if (flags.bool("json")) print(`${JSON.stringify({ time, type: "container", action: e.Action, id: e.Actor.ID, service, attributes: attrs })}\n`);
+      else print(`${time} container ${e.Action} ${e.Actor.ID} (${Object.entries(attrs).map(([k, v]) => `${k}=${v}`).join(", ")})\n`);
     }
     return 0;
   },

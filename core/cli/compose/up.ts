@@ -2,7 +2,7 @@
 import { applyPlan, removeContainer, stopTimeout, waitRunning, type ApplyContext } from "../../compose/apply.ts";
 import { ensureImages, specsOf } from "../../compose/images.ts";
 import type { Project } from "../../compose/model.ts";
-import { dependenciesOf, planUp, targetServices, type Observed, type Plan } from "../../compose/plan.ts";
+import { dependenciesOf, planLines, planUp, targetServices, type Observed } from "../../compose/plan.ts";
 import { invalidArgument } from "../../errors.ts";
 import { trace } from "../../trace.ts";
 import { isTerminal, print, printErr } from "../output.ts";
@@ -53,7 +53,7 @@ export const up: ComposeCommand = {
     const hashes = Object.fromEntries(Object.entries(ctx.specs).map(([n, s]) => [n, s.hash]));
     const plan = planUp(project, observed, hashes, { services: args, noDeps: flags.bool("no-deps"), forceRecreate: flags.bool("force-recreate"), noRecreate: flags.bool("no-recreate"), scale });
     if (compose.flags.bool("dry-run")) {
-      print(describePlan(plan, flags.bool("remove-orphans")));
+      print(planLines(plan, { removeOrphans: flags.bool("remove-orphans"), keep: true }).map((l) => `${l}\n`).join(""));
       return 0;
     }
     if (plan.orphans.length && !flags.bool("remove-orphans")) {
@@ -194,21 +194,6 @@ async function inReverseOrder(containers: Observed[], project: Project | undefin
     await Promise.all(wave.map(act));
     left = left.filter((c) => !wave.includes(c));
   }
-}
-
-/** The plan as --dry-run prints it. */
-export function describePlan(plan: Plan, removeOrphans: boolean): string {
-  const lines: string[] = [];
-  for (const sp of plan.services)
-    for (const a of sp.actions) {
-      if (a.kind === "create") lines.push(`create ${sp.service} replica ${a.number}`);
-      else if (a.kind === "recreate") lines.push(`recreate ${a.container.name} (${a.reason})`);
-      else if (a.kind === "start") lines.push(`start ${a.container.name}`);
-      else if (a.kind === "remove") lines.push(`remove ${a.container.name} (scale down)`);
-      else lines.push(`keep ${a.container.name} (up to date)`);
-    }
-  for (const c of plan.orphans) lines.push(removeOrphans ? `remove ${c.name} (orphan)` : `leave ${c.name} (orphan; --remove-orphans removes it)`);
-  return lines.map((l) => `${l}\n`).join("");
 }
 
 export function parseScale(list: string[]): Record<string, number> {

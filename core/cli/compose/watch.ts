@@ -7,6 +7,7 @@ import { parseArgs } from "../args.ts";
 import type { Client } from "../client.ts";
 import { table } from "../format.ts";
 import { print, printErr } from "../output.ts";
+import { lines } from "../streams.ts";
 import type { Compose, ComposeCommand } from "./context.ts";
 import { up } from "./up.ts";
 
@@ -52,14 +53,7 @@ export async function startWatch(compose: Compose, services: string[], detach: b
     process.once("SIGTERM", () => resolve());
   });
   const reading = (async () => {
-    let pending = "";
-    const decoder = new TextDecoder();
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      pending += decoder.decode(chunk, { stream: true });
-      const lines = pending.split("\n");
-      pending = lines.pop()!;
-      for (const l of lines) if (l.trim()) showEvent(JSON.parse(l) as WatchEvent);
-    }
+    for await (const l of lines(res.body as unknown as AsyncIterable<Uint8Array>)) showEvent(JSON.parse(l) as WatchEvent);
   })();
   await Promise.race([done, reading]);
   return 0;
