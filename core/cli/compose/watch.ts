@@ -3,6 +3,7 @@
 // watch's events print here and the watch ends with this command;
 // --detach leaves it running in the daemon; --status shows the watches.
 import type { WatchEvent, WatchStatus } from "../../compose/watch.ts";
+import { isKind, notSupported } from "../../errors.ts";
 import { parseArgs } from "../args.ts";
 import type { Client } from "../client.ts";
 import { table } from "../format.ts";
@@ -41,7 +42,11 @@ export const watch: ComposeCommand = {
 /** Ask the daemon to watch; attached, print its events until interrupted. */
 export async function startWatch(compose: Compose, services: string[], detach: boolean): Promise<number> {
   const backend = await compose.backend();
-  const res = await backend.client.call("POST", "/berth/compose/watch", { json: { load: compose.loadOptions(services), services, detach } });
+  const res = await backend.client.call("POST", "/berth/compose/watch", { json: { load: compose.loadOptions(services), services, detach } }).catch((err) => {
+    // Another Docker-compatible daemon has no such route.
+    if (isKind(err, "NotFound") && /page not found/i.test((err as Error).message)) throw notSupported("this daemon has no watch mode: berth compose watch runs in berthd", "point berth at berthd (--root, or -H unix:///run/berth/berth.sock)");
+    throw err;
+  });
   if (detach) {
     const status = (await res.json()) as WatchStatus;
     printErr(`Watching ${status.services.map((s) => s.service).join(", ")} in the daemon; \`berth compose watch --status\` shows it, --stop ends it\n`);
