@@ -15,6 +15,7 @@
 // DOCKER-USER chain: there berth accepts its bridges' traffic, in rules
 // tagged with its table's name, and takes them out with its networks.
 import { internal } from "../../../core/errors.ts";
+import { nftRun } from "../../../core/sys/nftables.ts";
 import type { PortMapping } from "../../../core/contracts/network.ts";
 
 export interface FirewallNetwork {
@@ -92,7 +93,7 @@ export class Firewall {
 
   /** Our accept rules in Docker's DOCKER-USER chain, when there is one: exactly one set per network. */
   private async dockerUser(nets: FirewallNetwork[]) {
-    const chain = await run(["nft", "-a", "list", "chain", "ip", "filter", "DOCKER-USER"]);
+    const chain = await nftRun("list chain ip filter DOCKER-USER", { handles: true });
     if (chain.code !== 0) return; // no Docker here
     const tag = `berth:${this.table}`;
     const old = [...chain.stdout.matchAll(new RegExp(`comment "${tag}" # handle (\\d+)`, "g"))].map((m) => `delete rule ip filter DOCKER-USER handle ${m[1]}`);
@@ -119,7 +120,7 @@ export class Firewall {
 
   /** The whole table from scratch, in one transaction (daemon start: what a crash left is replaced). */
   async restore(nets: FirewallNetwork[], ports: PortRule[]) {
-    const exists = (await run(["nft", "list", "table", "ip", this.table])).code === 0;
+    const exists = (await nftRun(`list table ip ${this.table}`)).code === 0;
     const adds = this.elements(ports).map((e) => `add element ip ${this.table} ${e}`);
     await nft(`${exists ? `delete table ip ${this.table}\n` : ""}${this.skeleton()}\n${this.networkRules(nets)}\n${adds.join("\n")}\n`);
     await this.dockerUser(nets);
@@ -127,13 +128,13 @@ export class Firewall {
 
   /** Remove the table (when no network of this engine is left). */
   async removeTable() {
-    if ((await run(["nft", "list", "table", "ip", this.table])).code === 0) await nft(`delete table ip ${this.table}\n`);
+    if ((await nftRun(`list table ip ${this.table}`)).code === 0) await nft(`delete table ip ${this.table}\n`);
     await this.dockerUser([]);
   }
 
   /** "tcp_any { 8080 }" keys of the map elements now in the kernel. */
   private async listElements(): Promise<Set<string>> {
-    const r = await run(["nft", "-j", "list", "table", "ip", this.table]);
+    const r = await nftRun(`list table ip ${this.table}`, { json: true });
     const out = new Set<string>();
     if (r.code !== 0) return out;
     type El = { map?: { name: string; elem?: [unknown, unknown][] } };
@@ -148,13 +149,7 @@ export class Firewall {
   }
 }
 
-async function run(argv: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  const p = Bun.spawn(argv, { stdin: input === undefined ? "ignore" : new TextEncoder().encode(input), stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-  return { code, stdout, stderr };
-}
-
 async function nft(script: string) {
-  const r = await run(["nft", "-f", "-"], script);
+  const r = await nftRun(script);
   if (r.code !== 0) throw internal(`nft failed: ${r.stderr.trim()}`, `the rules were:\n${script}`);
 }
