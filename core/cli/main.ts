@@ -64,6 +64,7 @@ export const COMMANDS: Record<string, Entry> = {
   network: { summary: "Manage networks (create, ls, inspect, rm, connect, disconnect, prune)", load: () => loadCommand("network") },
   volume: { summary: "Manage volumes (create, ls, inspect, rm, prune)", load: () => loadCommand("volume") },
   system: { summary: "Manage berth (df, prune)", load: () => loadCommand("system") },
+  tui: { summary: "A terminal dashboard: stacks, services, containers, logs, events and watches", load: () => loadCommand("tui") },
   info: { summary: "Display system-wide information, including every plugin and its status", load: () => loadCommand("info") },
   version: { summary: "Show the berth version information", load: () => loadCommand("version") },
 };
