@@ -8,7 +8,7 @@ import type { Widgets } from "blessed";
 import type { ParsedFlags } from "../cli/args.ts";
 import type { Client } from "../cli/client.ts";
 import { BERTH_HOME, BUNDLED } from "../location.ts";
-import { Demux, follow, followJsonLines, type Follow } from "./data.ts";
+import { Api, ApiError, Demux, follow, followJsonLines, type Follow } from "./data.ts";
 import {
   buildRows,
   cleanLine,
@@ -102,7 +102,9 @@ export function berthArgv(global: ParsedFlags): string[] {
 
 export async function runTui({ client, global }: TuiOptions): Promise<number> {
   // The first request starts --root's daemon if needed, and fails plainly (before the screen) when there is none.
-  let containers = await client.json<ContainerSummary[]>("GET", "/containers/json", { query: { all: true } });
+  const api = new Api(client);
+  await api.negotiate();
+  let containers = await api.json<ContainerSummary[]>("GET", "/containers/json", { all: true });
   const blessed = loadBlessed();
   const screen = blessed.screen({ smartCSR: true, fullUnicode: false, autoPadding: false, title: "berth tui", warnings: false, dockBorders: false });
   const header = blessed.box({ parent: screen, top: 0, left: 0, width: "100%", height: 1, tags: true, style: { fg: "white", bg: "blue" } });
@@ -210,7 +212,7 @@ export async function runTui({ client, global }: TuiOptions): Promise<number> {
     for (const id of want) {
       if (stats.has(id)) continue;
       const entry: { follow: Follow; usage?: Usage } = { follow: undefined as unknown as Follow };
-      entry.follow = followJsonLines<StatsSample>(client, `/containers/${id}/stats`, { stream: 1 }, (s) => {
+      entry.follow = followJsonLines<StatsSample>(api, `/containers/${id}/stats`, { stream: 1 }, (s) => {
         const u = usageOf(s);
         entry.usage = { ...u, history: pushHistory(entry.usage?.history ?? [], u.cpu) };
         invalidate();
@@ -224,7 +226,7 @@ export async function runTui({ client, global }: TuiOptions): Promise<number> {
       const key = `${c.State}`;
       if (details.get(c.Id)?.key === key || inspecting.has(c.Id)) continue;
       inspecting.add(c.Id);
-      client
+      api
         .json<{ State: { StartedAt?: string; Health?: { Status: string } }; RestartCount?: number; Config?: { Tty?: boolean } }>("GET", `/containers/${c.Id}/json`)
         .then((info) => {
           const started = info.State.StartedAt ? Date.parse(info.State.StartedAt) : NaN;
@@ -265,7 +267,7 @@ export async function runTui({ client, global }: TuiOptions): Promise<number> {
       let demux: Demux | undefined;
       let decided = false;
       logFollows.push(
-        follow(client, `/containers/${c.Id}/logs`, { follow: 1, stdout: 1, stderr: 1, tail: 200 }, (chunk) => {
+        follow(api, `/containers/${c.Id}/logs`, { follow: 1, stdout: 1, stderr: 1, tail: 200 }, (chunk) => {
           if (!decided) {
             decided = true;
             const tty = details.get(c.Id)?.detail.tty;
@@ -285,7 +287,7 @@ export async function runTui({ client, global }: TuiOptions): Promise<number> {
     if (refreshing || stopped) return;
     refreshing = true;
     try {
-      containers = await client.json<ContainerSummary[]>("GET", "/containers/json", { query: { all: true } });
+      containers = await api.json<ContainerSummary[]>("GET", "/containers/json", { all: true });
       rebuild();
       syncStreams();
       if (sidePane !== "events" && Date.now() - sideLoadedAt > 5000) void loadSide();
@@ -300,7 +302,7 @@ export async function runTui({ client, global }: TuiOptions): Promise<number> {
 
   // --- events: one stream ---
   const eventStream = followJsonLines<EngineEvent>(
-    client,
+    api,
     "/events",
     {},
     (e) => {
@@ -321,22 +323,22 @@ export async function runTui({ client, global }: TuiOptions): Promise<number> {
       if (pane === "watch") {
         let list: WatchStatus[] | null = null;
         try {
-          list = await client.json<WatchStatus[]>("GET", "/berth/compose/watch");
+          list = await api.json<WatchStatus[]>("GET", "/berth/compose/watch");
         } catch (err) {
-          if ((err as { kind?: string }).kind !== "NotFound") throw err;
+          if (!(err instanceof ApiError && err.status === 404)) throw err;
         }
         lines = watchLines(list);
       } else if (pane === "images") {
-        const list = await client.json<{ Id: string; RepoTags?: string[] | null; Size: number }[]>("GET", "/images/json");
+        const list = await api.json<{ Id: string; RepoTags?: string[] | null; Size: number }[]>("GET", "/images/json");
         lines = list.map((i) => `${fit((i.RepoTags ?? []).join(",") || "<none>", 34)} ${i.Id.replace(/^sha256:/, "").slice(0, 12)} ${formatBytes(i.Size).padStart(6)}`);
       } else if (pane === "networks") {
-        const list = await client.json<{ Name: string; Id: string; Driver: string; Scope?: string }[]>("GET", "/networks");
+        const list = await api.json<{ Name: string; Id: string; Driver: string; Scope?: string }[]>("GET", "/networks");
         lines = list.map((n) => `${fit(n.Name, 28)} ${fit(n.Driver, 10)} ${n.Id.slice(0, 12)}`);
       } else if (pane === "volumes") {
-        const r = await client.json<{ Volumes?: { Name: string; Driver: string; Mountpoint?: string }[] | null }>("GET", "/volumes");
+        const r = await api.json<{ Volumes?: { Name: string; Driver: string; Mountpoint?: string }[] | null }>("GET", "/volumes");
         lines = (r.Volumes ?? []).map((v) => `${fit(v.Name, 40)} ${v.Driver}`);
       } else if (pane === "plugins") {
-        const info = await client.json<{ Name?: string; ServerVersion?: string; Driver?: string; Plugins?: Record<string, string[] | null>; BerthPlugins?: { Kind: string; Name: string; Available: boolean; Default: boolean; Reason?: string }[] }>("GET", "/info");
+        const info = await api.json<{ Name?: string; ServerVersion?: string; Driver?: string; Plugins?: Record<string, string[] | null>; BerthPlugins?: { Kind: string; Name: string; Available: boolean; Default: boolean; Reason?: string }[] }>("GET", "/info");
         lines = [`${info.Name ?? ""} ${info.ServerVersion ?? ""} storage: ${info.Driver ?? ""}`];
         if (info.BerthPlugins) {
           for (const p of info.BerthPlugins) lines.push(`${p.Available ? "{green-fg}ok{/green-fg} " : "{red-fg}--{/red-fg} "}${escapeTags(`${p.Kind}/${p.Name}${p.Default ? " (default)" : ""}${p.Reason ? ` ${p.Reason}` : ""}`)}`);
@@ -347,7 +349,7 @@ export async function runTui({ client, global }: TuiOptions): Promise<number> {
         if (pane === sidePane) sideLines = lines;
         return invalidate();
       } else return;
-      lines = lines.map(escapeTags);
+      lines = lines.length ? lines.map(escapeTags) : [`no ${pane}`];
     } catch (err) {
       lines = [escapeTags(`${pane}: ${(err as Error).message}`)];
     }
@@ -431,7 +433,7 @@ export async function runTui({ client, global }: TuiOptions): Promise<number> {
     const name = current()!.name;
     say(`${verb} ${name}…`, "yellow");
     try {
-      await Promise.all(list.map((c) => client.call(...path(c))));
+      await Promise.all(list.map((c) => api.call(...path(c))));
       say(`${done} ${name}`, "green");
     } catch (err) {
       say(`${verb} ${name}: ${(err as Error).message}`, "red");
@@ -443,7 +445,7 @@ export async function runTui({ client, global }: TuiOptions): Promise<number> {
     const row = current();
     if (!row) return;
     try {
-      const list = await Promise.all(rowContainers(row).map((c) => client.json("GET", `/containers/${c.Id}/json`)));
+      const list = await Promise.all(rowContainers(row).map((c) => api.json("GET", `/containers/${c.Id}/json`)));
       showOverlay(` inspect ${row.name} (Esc closes) `, JSON.stringify(list.length === 1 ? list[0] : list, null, 2));
     } catch (err) {
       say(`inspect: ${(err as Error).message}`, "red");

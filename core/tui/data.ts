@@ -3,6 +3,70 @@
 import type { Client } from "../cli/client.ts";
 import { API_PREFIX, queryString } from "../cli/client.ts";
 
+type Query = Record<string, string | number | boolean | undefined>;
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+async function failure(res: Response): Promise<ApiError> {
+  const text = await res.text();
+  let message = text;
+  try {
+    message = JSON.parse(text).message ?? text;
+  } catch {
+    // plain text
+  }
+  return new ApiError(res.status, message.trim() || `HTTP ${res.status}`);
+}
+
+/**
+ * The API at the CLI's socket, at the version both ends speak: 1.43, or an
+ * older daemon's own (a Docker that answers "client version 1.43 is too
+ * new. Maximum supported API version is 1.41" is then spoken to as 1.41).
+ */
+export class Api {
+  prefix = API_PREFIX;
+  constructor(readonly client: Client) {}
+
+  get socket(): string {
+    return this.client.socket;
+  }
+
+  /** The first request: starts --root's daemon when none runs (the CLI's Client does), and settles the version. */
+  async negotiate(): Promise<void> {
+    try {
+      await this.client.json("GET", "/version");
+    } catch (err) {
+      const m = /Maximum supported API version is (\d+\.\d+)/i.exec((err as Error).message);
+      if (!m) throw err;
+      this.prefix = `/v${m[1]}`;
+    }
+  }
+
+  url(path: string, query: Query = {}): string {
+    return `http://berth${this.prefix}${path}${queryString(query)}`;
+  }
+
+  async call(method: string, path: string, query: Query = {}): Promise<Response> {
+    const res = await fetch(this.url(path, query), { method, unix: this.socket } as RequestInit);
+    if (res.status >= 400) throw await failure(res);
+    return res;
+  }
+
+  async json<T = unknown>(method: string, path: string, query: Query = {}): Promise<T> {
+    const res = await this.call(method, path, query);
+    if (res.status === 204 || res.status === 304) return undefined as T;
+    const text = await res.text();
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+}
+
 export interface Follow {
   close(): void;
   /** Resolves when the stream ends (closed, or the daemon ended it). */
@@ -10,21 +74,12 @@ export interface Follow {
 }
 
 /** GET `path` and hand each chunk of the body to `on` until closed. */
-export function follow(client: Client, path: string, query: Record<string, string | number | boolean>, on: (chunk: Uint8Array) => void, onError?: (err: Error) => void): Follow {
+export function follow(api: Api, path: string, query: Query, on: (chunk: Uint8Array) => void, onError?: (err: Error) => void): Follow {
   const abort = new AbortController();
   const done = (async () => {
     try {
-      const res = await fetch(`http://berth${API_PREFIX}${path}${queryString(query)}`, { unix: client.socket, signal: abort.signal } as RequestInit);
-      if (!res.ok) {
-        const text = await res.text();
-        let message = text;
-        try {
-          message = JSON.parse(text).message ?? text;
-        } catch {
-          // plain text
-        }
-        throw new Error(message || `HTTP ${res.status}`);
-      }
+      const res = await fetch(api.url(path, query), { unix: api.socket, signal: abort.signal } as RequestInit);
+      if (!res.ok) throw await failure(res);
       for await (const chunk of res.body!) on(chunk);
     } catch (err) {
       if (!abort.signal.aborted) onError?.(err as Error);
@@ -34,11 +89,11 @@ export function follow(client: Client, path: string, query: Record<string, strin
 }
 
 /** Follow a stream of JSON lines (stats, events). */
-export function followJsonLines<T>(client: Client, path: string, query: Record<string, string | number | boolean>, on: (v: T) => void, onError?: (err: Error) => void): Follow {
+export function followJsonLines<T>(api: Api, path: string, query: Query, on: (v: T) => void, onError?: (err: Error) => void): Follow {
   const dec = new TextDecoder();
   let buf = "";
   return follow(
-    client,
+    api,
     path,
     query,
     (chunk) => {
