@@ -64,7 +64,7 @@ afterAll(async () => {
   }
 }, 120_000);
 
-test("berth tui: the stack's tree, stop, logs, a shell, a resize, and q", async () => {
+test("berth tui: the stack's tree, logs, a shell, stop, compose up, the watch pane, help, a resize, and q", async () => {
   const exitFile = `${dir}/tui-exit`;
   const cmd = `${[BERTH, ...t.flags, "tui"].map((a) => `'${a}'`).join(" ")}; echo $? > '${exitFile}'; sleep 600`;
   expect(tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "40", "-e", "TERM=xterm-256color", cmd).code).toBe(0);
@@ -94,11 +94,26 @@ test("berth tui: the stack's tree, stop, logs, a shell, a resize, and q", async 
   s = await waitFor("web-1 exited", (x) => lineOf(x, `${project}-web-1`).includes("exited") && /1\/2 up/.test(x));
   expect(lineOf(s, `${project}-worker-1`)).toContain("running");
 
+  // u on the stack: compose up -d with the stack's own files (from its labels) starts web-1 again.
+  keys("g");
+  keys("u");
+  s = await waitFor("the stack up again", (x) => lineOf(x, `${project}-web-1`).includes("running") && /2\/2 up/.test(x) && x.includes("up -d: done"));
+
+  // The side pane cycles to the watch pane: berthd answers, with no watch running.
+  keys("Tab");
+  await waitFor("the watch pane", (x) => x.includes("watch (Tab)") && x.includes("no watch"));
+
+  // The help overlay, and Esc back.
+  keys("?");
+  await waitFor("the help", (x) => x.includes("berth tui keys"));
+  keys("Escape");
+  await waitFor("the help closed", (x) => !x.includes("berth tui keys"));
+
   // A resize to 80x24 keeps the layout: the tree, the panes and the status line.
   tmux("resize-window", "-t", session, "-x", "80", "-y", "24");
   s = await waitFor("the layout at 80x24", (x) => {
     const lines = x.split("\n");
-    return lines.length >= 24 && lines.slice(0, 24).every((l) => l.length <= 80) && x.includes(`${project}-worker-1`) && x.includes("logs:") && x.includes("events");
+    return lines.length >= 24 && lines.slice(0, 24).every((l) => l.length <= 80) && x.includes(`${project}-worker-1`) && x.includes("logs:") && x.includes("watch (Tab)");
   });
   const lines = s.split("\n").slice(0, 24);
   expect(lines[0]).toContain("berth tui");

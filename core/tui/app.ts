@@ -4,6 +4,7 @@
 // through events, compose watches, images, networks, volumes and plugins.
 // Renders at most every 100 ms, and only when something changed.
 import type BlessedModule from "blessed";
+import { existsSync } from "node:fs";
 import type { Widgets } from "blessed";
 import type { ParsedFlags } from "../cli/args.ts";
 import type { Client } from "../cli/client.ts";
@@ -40,6 +41,7 @@ import {
 
 const SIDE_PANES = ["events", "watch", "images", "networks", "volumes", "plugins"] as const;
 type SidePane = (typeof SIDE_PANES)[number];
+const MAX_STATS = 64;
 const LOG_COLOURS = ["cyan", "magenta", "green", "yellow", "blue", "red"];
 const STATE_COLOUR: Record<string, string> = { running: "green", exited: "red", dead: "red", paused: "yellow", restarting: "yellow", created: "gray", removing: "gray" };
 
@@ -193,16 +195,20 @@ export async function runTui({ client, global }: TuiOptions): Promise<number> {
   }
 
   // --- streams: stats and inspect for the rows in view, logs for the selection ---
-  function visibleContainers(): ContainerSummary[] {
-    const seen = new Map<string, ContainerSummary>();
-    for (const r of rows.slice(top, top + treeRows())) for (const c of rowContainers(r)) seen.set(c.Id, c);
-    return [...seen.values()];
+  /** The containers of the rows in view: their own rows' first, then those inside folded stacks and services. */
+  function visibleContainers(): { own: ContainerSummary[]; all: ContainerSummary[] } {
+    const inView = rows.slice(top, top + treeRows());
+    const own = inView.flatMap((r) => (r.kind === "container" ? [r.container] : []));
+    const seen = new Map(own.map((c) => [c.Id, c]));
+    for (const r of inView) for (const c of rowContainers(r)) if (!seen.has(c.Id)) seen.set(c.Id, c);
+    return { own, all: [...seen.values()] };
   }
 
   function syncStreams() {
     if (stopped) return;
-    const visible = visibleContainers();
-    const want = new Set(visible.filter((c) => c.State === "running").map((c) => c.Id));
+    const { own, all } = visibleContainers();
+    // At most MAX_STATS streams: a folded stack of hundreds shows the sum of the first ones.
+    const want = new Set(all.filter((c) => c.State === "running").slice(0, MAX_STATS).map((c) => c.Id));
     for (const [id, s] of stats) {
       if (!want.has(id)) {
         s.follow.close();
@@ -222,7 +228,7 @@ export async function runTui({ client, global }: TuiOptions): Promise<number> {
       });
       stats.set(id, entry);
     }
-    for (const c of visible) {
+    for (const c of own) {
       const key = `${c.State}`;
       if (details.get(c.Id)?.key === key || inspecting.has(c.Id)) continue;
       inspecting.add(c.Id);
@@ -416,7 +422,8 @@ export async function runTui({ client, global }: TuiOptions): Promise<number> {
     let st: string;
     if (mode.kind === "input") st = `${escapeTags(mode.prompt + mode.value)}█`;
     else if (message) st = `{${messageColour}-fg}${escapeTags(fit(message, width - 1))}{/${messageColour}-fg}`;
-    else st = "{gray-fg}s start  x stop  r restart  p pause  d rm  i inspect  e shell  u/D/R compose  f filter  / search  ? help  q quit{/gray-fg}";
+    else if (width >= 110) st = "{gray-fg}s start  x stop  r restart  p pause  d rm  i inspect  e shell  u/D/R compose  f filter  / search  ? help  q quit{/gray-fg}";
+    else st = "{gray-fg}s/x/r start/stop/restart  p pause  d rm  i inspect  e sh  u/D/R compose  ? help  q quit{/gray-fg}";
     status.setContent(st);
     screen.render();
   }
@@ -516,11 +523,15 @@ export async function runTui({ client, global }: TuiOptions): Promise<number> {
   }
 
   async function compose(row: Row & { kind: "stack" | "service" }, args: string[], label: string) {
-    const files = row.configFiles.flatMap((f) => ["-f", f]);
+    // The files the stack was brought up with, while they are there (down needs none).
+    const present = row.configFiles.length > 0 && row.configFiles.every((f) => existsSync(f));
+    const files = present ? row.configFiles.flatMap((f) => ["-f", f]) : [];
+    if (!present && args[0] !== "down") return say(`${label}: the compose files of ${row.project} are not there (${row.configFiles.join(", ") || "no com.docker.compose.project.config_files label"})`, "red");
     const argv = [...berthArgv(global), "compose", ...files, "-p", row.project, ...args];
     say(`${label}…`, "yellow");
     try {
-      const child = Bun.spawn(argv, { cwd: row.workingDir ?? process.cwd(), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+      const cwd = row.workingDir && existsSync(row.workingDir) ? row.workingDir : process.cwd();
+      const child = Bun.spawn(argv, { cwd, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
       const [out, err, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
       const last = (err.trim() || out.trim()).split("\n").pop() ?? "";
       if (code === 0) say(`${label}: done`, "green");
