@@ -76,7 +76,13 @@ test("berth tui: the stack's tree, logs, a shell, stop, compose up, the watch pa
   expect(s).toMatch(/- worker\b/);
   expect(lineOf(s, `${project}-web-1`)).toContain("running");
 
-  // Select web-1 (stack, web, web-1: the third row): its log follows.
+  // A click selects: worker-1's row (a press, as a terminal sends it in SGR mouse mode; columns and rows count from 1).
+  const row = s.split("\n").findIndex((l) => l.includes(`${project}-worker-1`)) + 1;
+  keys("-H", ...[...`\x1b[<0;10;${row}M`].map((ch) => ch.charCodeAt(0).toString(16)));
+  await waitFor("worker-1 selected by the click", (x) => x.includes(`logs: ${project}-worker-1`));
+
+  // Select web-1 with the keys (stack, web, web-1: the third row): its log follows.
+  keys("g");
   keys("Down");
   keys("Down");
   s = await waitFor("the log of web-1", (x) => x.includes(`logs: ${project}-web-1`) && x.includes("hello-from-web"));

@@ -582,7 +582,6 @@ export async function runTui({ client, global }: TuiOptions): Promise<number> {
       case "S-g":
         return selectIndex(rows.length - 1);
       case "enter":
-      case "return":
         if (row && row.kind !== "container") {
           if (collapsed.has(row.key)) collapsed.delete(row.key);
           else collapsed.add(row.key);
@@ -663,10 +662,13 @@ export async function runTui({ client, global }: TuiOptions): Promise<number> {
 
   screen.on("keypress", (ch: string | undefined, key: Widgets.Key | undefined) => {
     if (stopped || suspended || !key) return;
+    // blessed reports Enter twice: as "enter" (without .full) and then as "return". Take the first.
+    if (key.name === "return") return;
+    if (!key.full) key = { ...key, full: key.name ?? "" };
     if (key.full === "C-c") return quit();
     const m = mode;
     if (m.kind === "input") {
-      if (key.name === "enter" || key.name === "return") {
+      if (key.name === "enter") {
         mode = { kind: "normal" };
         m.done(m.value);
       } else if (key.name === "escape") {
@@ -704,8 +706,9 @@ export async function runTui({ client, global }: TuiOptions): Promise<number> {
     normalKey(ch, key);
   });
 
-  tree.on("click", (m: Widgets.Mouse) => {
-    if (mode.kind !== "normal") return;
+  // Selection on the press (a release may come in the same read as the press, which blessed then drops).
+  tree.on("mouse", (m: Widgets.Mouse) => {
+    if (mode.kind !== "normal" || m.action !== "mousedown") return;
     const i = top + (m.y - tree.atop - 2);
     if (i >= top && i < rows.length) selectIndex(i);
   });
@@ -713,8 +716,8 @@ export async function runTui({ client, global }: TuiOptions): Promise<number> {
   tree.on("wheelup", () => mode.kind === "normal" && selectIndex(selected - 1));
   overlay.on("wheeldown", () => (overlay.scroll(2), invalidate()));
   overlay.on("wheelup", () => (overlay.scroll(-2), invalidate()));
-  side.on("click", () => {
-    if (mode.kind !== "normal") return;
+  side.on("mouse", (m: Widgets.Mouse) => {
+    if (mode.kind !== "normal" || m.action !== "mousedown") return;
     sidePane = SIDE_PANES[(SIDE_PANES.indexOf(sidePane) + 1) % SIDE_PANES.length]!;
     sideLines = ["loading…"];
     void loadSide();
