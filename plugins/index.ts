@@ -8,8 +8,9 @@ import { plugin as bridge } from "./network/bridge/index.ts";
 import { plugin as container } from "./network/container/index.ts";
 import { plugin as host } from "./network/host/index.ts";
 import { plugin as none } from "./network/none/index.ts";
+import { plugin as fuseOverlay } from "./storage/fuse-overlay/index.ts";
 import { plugin as overlay } from "./storage/overlay/index.ts";
 import { plugin as vfs } from "./storage/vfs/index.ts";
 import { plugin as local } from "./volume/local/index.ts";
 
-export const PLUGINS: Plugin[] = [namespaces, cgroupV1, cgroupV2, overlay, vfs, bridge, host, none, container, local] as Plugin[];
+export const PLUGINS: Plugin[] = [namespaces, cgroupV1, cgroupV2, overlay, vfs, fuseOverlay, bridge, host, none, container, local] as Plugin[];

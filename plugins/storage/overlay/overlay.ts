@@ -16,8 +16,8 @@ import { buildAtomically, diskUsage, isMountPoint, layerDir, listLayerDirs, unmo
 
 export class OverlayDriver implements StorageDriver {
   constructor(
-    private readonly dir: string,
-    private readonly sys: Sys,
+    protected readonly dir: string,
+    protected readonly sys: Sys,
   ) {
     mkdirSync(`${dir}/rw`, { recursive: true, mode: 0o700 });
     mkdirSync(`${dir}/empty`, { recursive: true, mode: 0o755 });
@@ -70,8 +70,8 @@ export class OverlayDriver implements StorageDriver {
     const merged = `${rw}/merged`;
     if (!existsSync(`${rw}/parent`)) throw notFound(`overlay: container ${id} has no writable layer`);
     if (isMountPoint(merged)) return merged;
-    const parent = readFileSync(`${rw}/parent`, "utf8");
-    const lowers = parent ? [parent, ...this.lowerOf(parent)].map((c) => `${this.dir}/${layerDir(c)}/diff`) : [`${this.dir}/empty`];
+    const lowers = this.imageDirs(id);
+    if (lowers.length === 0) lowers.push(`${this.dir}/empty`);
     // redirect_dir off: renamed directories are copied up whole, so `docker diff` can read them.
     const data = `lowerdir=${lowers.join(":")},upperdir=${rw}/diff,workdir=${rw}/work,redirect_dir=off`;
     this.sys.mount("overlay", merged, "overlay", 0, data);
@@ -94,9 +94,13 @@ export class OverlayDriver implements StorageDriver {
   async changes(id: string) {
     const rw = `${this.dir}/rw/${id}`;
     if (!existsSync(`${rw}/parent`)) throw notFound(`overlay: container ${id} has no writable layer`);
-    const parent = readFileSync(`${rw}/parent`, "utf8");
-    const lowers = parent ? [parent, ...this.lowerOf(parent)].map((c) => `${this.dir}/${layerDir(c)}/diff`) : [];
-    return overlayChanges(`${rw}/diff`, lowers, this.sys) as Change[];
+    return overlayChanges(`${rw}/diff`, this.imageDirs(id), this.sys) as Change[];
+  }
+
+  /** The layer directories of container `id`'s image, nearest first (overlayfs' lowerdir= order); none for scratch. */
+  protected imageDirs(id: string): string[] {
+    const parent = readFileSync(`${this.dir}/rw/${id}/parent`, "utf8");
+    return parent ? [parent, ...this.lowerOf(parent)].map((c) => `${this.dir}/${layerDir(c)}/diff`) : [];
   }
 
   private lowerOf(chainId: string): string[] {
