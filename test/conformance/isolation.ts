@@ -160,6 +160,17 @@ export function isolationConformance(name: string, make: () => Promise<Isolation
       expect(other.adopt(`${state}/never-used`, 0)).toBeUndefined();
     });
 
+    test("an aborted process (its supervisor killed before it records the exit) ends as killed: exited resolves, never rejects", async () => {
+      const o = io();
+      const c = await iso.start(spec(["sleep", "30"]), o);
+      const other = await make();
+      const adopted = other.adopt(o.stateDir, c.pid) as Supervised;
+      await adopted.abort();
+      // A rejection here would be unhandled in the engine (it only awaits the exit) and end the daemon.
+      expect(await adopted.exited).toMatchObject({ code: 137 });
+      expect(await c.exited).toMatchObject({ code: 137 });
+    });
+
     test("nothing of the container's mounts is visible on the host afterwards", async () => {
       await run(spec(["true"]));
       expect(readFileSync("/proc/self/mountinfo", "utf8")).not.toContain(rootfs);

@@ -101,7 +101,10 @@ function supervise(monitor: Monitor, pid: number): Supervised {
   return {
     pid,
     monitorPid: monitor.monitorPid,
-    exited: monitor.exited().then(statusOf),
+    // A monitor killed before it could record the exit (an aborted start,
+    // SIGKILL from outside) ends like a killed command; never a rejection
+    // nobody waits for, which would bring the daemon down.
+    exited: monitor.exited().then(statusOf, (err: Error) => ({ code: 137, signal: "SIGKILL", error: err.message })),
     attach: (s) => monitor.attach(s),
     resize: (rows, cols) => monitor.resize(rows, cols),
     closeStdin: () => monitor.closeStdin(),
