@@ -176,7 +176,9 @@ describe("docker-compose 1.29 against berthd", () => {
       // dockerpty (compose's exec through docker-py) writes both streams to its stdout, demultiplexed.
       expect([env.code, env.stdout], `viaApi=${viaApi}: ${env.stderr}`).toEqual([4, viaApi ? "hi-there\nto-stderr\n" : "hi-there\n"]);
       if (!viaApi) expect(env.stderr).toContain("to-stderr");
-      const one = await dc(["run", "--rm", "-T", "worker", "sh", "-c", "wget -qO- http://web:8080/; cat /etc/hostname >/dev/null; exit 3"], { viaApi });
+      // docker-py's path (dockerpty) opens its attach sockets lazily, after the start (a Python 3 `map`):
+      // output made in the first moments is lost with Docker too. The command waits a little first.
+      const one = await dc(["run", "--rm", "-T", "worker", "sh", "-c", "sleep 0.5; wget -qO- http://web:8080/; cat /etc/hostname >/dev/null; exit 3"], { viaApi });
       expect([one.code, one.stdout], `viaApi=${viaApi}: ${one.stderr}`).toEqual([3, "hello-from-web\n"]);
     }
     // The docker CLI path forwards stdin (docker-py's only does with a tty, as with Docker).
