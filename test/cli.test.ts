@@ -132,7 +132,7 @@ describe("plugins by name", () => {
     const r = await berth(t, ["info", "--format", "json"]);
     const info = JSON.parse(r.stdout);
     const names = info.BerthPlugins.map((p: { Kind: string; Name: string }) => `${p.Kind}/${p.Name}`).sort();
-    expect(names).toEqual(["isolation/namespaces", "limits/cgroup-v1", "limits/cgroup-v2", "network/bridge", "network/container", "network/host", "network/none", "storage/fuse-overlay", "storage/overlay", "storage/vfs", "volume/local"]);
+    expect(names).toEqual(["isolation/namespaces", "limits/cgroup-v1", "limits/cgroup-v2", "limits/none", "network/bridge", "network/container", "network/host", "network/none", "storage/fuse-overlay", "storage/overlay", "storage/vfs", "volume/local"]);
     for (const p of info.BerthPlugins) if (!p.Available) expect(p.Reason).not.toBe("");
     expect(info.BerthPlugins.filter((p: { Default: boolean; Kind: string }) => p.Default && p.Kind === "storage")).toHaveLength(1);
     expect(info.Driver).toBe("overlay");

@@ -73,7 +73,7 @@ export const GLOBAL_FLAGS: FlagDef[] = [
   { name: "root", kind: "string", valueName: "dir", default: "/var/lib/berth", help: "Root directory of berth's state (its daemon is started on first use)" },
   { name: "host", short: "H", kind: "string", valueName: "socket", help: "Daemon socket to connect to (unix:///path); default: the daemon of --root" },
   { name: "storage-driver", short: "s", kind: "string", valueName: "name", help: "Storage driver of a daemon berth starts (default: overlay when the kernel has it, else vfs)" },
-  { name: "cgroup-driver", kind: "string", valueName: "name", help: "cgroup driver of a daemon berth starts (default: cgroup-v2 on a pure v2 host, else cgroup-v1)" },
+  { name: "cgroup-driver", kind: "string", valueName: "name", help: "cgroup driver of a daemon berth starts: cgroup-v2, cgroup-v1 or none (default: cgroup-v2 on a pure v2 host, else cgroup-v1, else none)" },
   { name: "cgroup-parent", kind: "string", valueName: "name", help: "Parent cgroup of containers, for a daemon berth starts (default \"berth\")" },
   { name: "insecure-registry", kind: "list", valueName: "host:port", help: "A registry reached over plain HTTP, for a daemon berth starts (localhost always is)" },
   { name: "registry-mirror", kind: "list", valueName: "url", help: "A mirror of Docker Hub, for a daemon berth starts" },

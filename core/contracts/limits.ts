@@ -1,5 +1,6 @@
 // Resource limits: a control group per container. cgroup-v1 and cgroup-v2
-// implement it; both pass test/conformance/limits.ts.
+// implement it; both pass test/conformance/limits.ts. `none` (hosts without
+// cgroups) follows a container by its PID namespace instead and applies no limit.
 import type { MountSpec } from "./isolation.ts";
 
 /** Limits in Docker's units (HostConfig fields). Absent means "no limit". */
@@ -44,6 +45,10 @@ export interface Limits {
   /** Create the group for a container and apply `resources`. */
   create(id: string, resources: Resources): CgroupHandle;
   update(id: string, resources: Resources): string[];
+  /** What create would warn about, known before any group exists (docker create's Warnings). */
+  warnings?(resources: Resources): string[];
+  /** The container's first process is `pid` (host namespace): how a driver without kernel groups finds its processes. */
+  track?(id: string, pid: number): void;
   freeze(id: string): Promise<void>;
   thaw(id: string): Promise<void>;
   stats(id: string): LimitStats;

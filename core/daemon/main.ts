@@ -20,7 +20,7 @@ const FLAGS: FlagDef[] = [
   { name: "host", short: "H", kind: "string", valueName: "socket", help: "unix:///path of the API socket (default /run/berth/berth.sock for the default root)" },
   { name: "exec-root", kind: "string", valueName: "dir", help: "Directory of the monitors' sockets (default /run/berth for the default root)" },
   { name: "storage-driver", short: "s", kind: "string", valueName: "name", help: "Storage driver (default: overlay when the kernel has it, else vfs)" },
-  { name: "cgroup-driver", kind: "string", valueName: "name", help: "cgroup driver (default: cgroup-v2 on a pure v2 host, else cgroup-v1)" },
+  { name: "cgroup-driver", kind: "string", valueName: "name", help: "cgroup driver: cgroup-v2, cgroup-v1 or none (default: cgroup-v2 on a pure v2 host, else cgroup-v1, else none)" },
   { name: "cgroup-parent", kind: "string", valueName: "name", default: "berth", help: "Parent cgroup of containers" },
   { name: "insecure-registry", kind: "list", valueName: "host:port", help: "A registry reached over plain HTTP (localhost always is)" },
   { name: "registry-mirror", kind: "list", valueName: "url", help: "A mirror of Docker Hub, tried before it (http://host:port)" },

@@ -114,7 +114,9 @@ export async function createContainer(engine: Engine, req: CreateRequest, name?:
     throw err;
   }
   engine.emit("container", "create", id, engine.containerAttributes(record));
-  return { Id: id, Warnings: [] };
+  const limits = await engine.plugin("limits");
+  const { resourcesOf } = await import("./start.ts");
+  return { Id: id, Warnings: limits.warnings?.(resourcesOf(record.HostConfig)) ?? [] };
 }
 
 /**

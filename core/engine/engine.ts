@@ -3,7 +3,7 @@
 // Long-lived in berthd: container records are kept in memory and written
 // through to SQLite; a container's live handles (its monitor, waiters,
 // attach clients, timers) live in `runtime`.
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import type { AttachStream, AttachStreams, Supervised } from "../contracts/isolation.ts";
 import type { StorageDriver } from "../contracts/storage.ts";
 import { conflict, notFound } from "../errors.ts";
@@ -27,7 +27,7 @@ export interface EngineOptions {
   plugins: Plugin[];
   /** Storage driver by name; default: the first of overlay, vfs that works here. */
   storageDriver?: string;
-  /** cgroup driver by name; default: cgroup-v2 on a pure v2 host, else cgroup-v1. */
+  /** cgroup driver by name; default: cgroup-v2 on a pure v2 host, else cgroup-v1, else none. */
   cgroupDriver?: string;
   /** Parent cgroup of containers (default "berth"). */
   cgroupParent?: string;
@@ -42,7 +42,7 @@ export interface EngineOptions {
 /** Per kind, the names tried in order when none is given. */
 export const PLUGIN_PREFERENCE: Record<PluginKind, string[]> = {
   isolation: ["namespaces"],
-  limits: ["cgroup-v2", "cgroup-v1"],
+  limits: ["cgroup-v2", "cgroup-v1", "none"],
   storage: ["overlay", "vfs"],
   network: ["bridge", "none"],
   volume: ["local"],
@@ -158,8 +158,23 @@ export class Engine {
   }
 
   images(): Promise<ImageStore> {
-    this.imageStore ??= this.storage().then((driver) => new ImageStore(this.db, this.blobs, driver));
+    this.imageStore ??= this.storage().then((driver) => new ImageStore(this.db, this.blobs, driver, () => this.otherStorage()));
     return this.imageStore;
+  }
+
+  /**
+   * The storage drivers other than the daemon's that hold data under this
+   * root (each keeps its layers in layers/<name>, see plugins/storage): what
+   * a daemon that ran with another --storage-driver left. Its containers keep
+   * using it; a driver that cannot run here any more is left alone.
+   */
+  async otherStorage(): Promise<StorageDriver[]> {
+    const current = this.pluginName("storage");
+    const names = this.registry
+      .status("storage")
+      .filter((p) => p.name !== current && p.available && existsSync(`${this.root}/layers/${p.name}`))
+      .map((p) => p.name);
+    return Promise.all(names.map((n) => this.storage(n)));
   }
 
   // ------------------------------------------------------------ operations

@@ -75,16 +75,35 @@ async function removeLeftovers(engine: Engine) {
   for (const id of safeList(`${engine.execRoot}/c`)) if (!known.has(id) || !running.has(id)) rmSync(`${engine.execRoot}/c/${id}`, { recursive: true, force: true });
   for (const id of safeList(`${engine.execRoot}/e`)) rmSync(`${engine.execRoot}/e/${id}`, { recursive: true, force: true });
   for (const id of safeList(`${engine.root}/containers`)) if (!known.has(id)) rmSync(`${engine.root}/containers/${id}`, { recursive: true, force: true });
-  const storage = await engine.storage();
   // Writable layers of no container: removed containers' that a crash interrupted, a build's looks into an image.
-  for (const id of storage.writables()) if (!known.has(id)) await storage.removeWritable(id).catch(() => {});
+  for (const storage of [await engine.storage(), ...(await engine.otherStorage())]) {
+    for (const id of storage.writables()) if (!known.has(id)) await storage.removeWritable(id).catch(() => {});
+  }
   for (const f of safeList(`${engine.root}/blobs/ingest`)) rmSync(`${engine.root}/blobs/ingest/${f}`, { force: true });
   // Builds' unpacked contexts and heredocs: a build does not survive its daemon.
   for (const f of safeList(`${engine.root}/tmp`)) rmSync(`${engine.root}/tmp/${f}`, { recursive: true, force: true });
   const gc = await (await engine.images()).collectGarbage();
   if (gc.layers || gc.blobs) console.error(`berthd: removed ${gc.layers} layers and ${gc.blobs} blobs no image uses (left by an interrupted pull, load or commit)`);
-  for (const f of safeList(`${engine.root}/layers/${engine.pluginName("storage")}`)) {
-    if (f.startsWith(".tmp-")) rmSync(`${engine.root}/layers/${engine.pluginName("storage")}/${f}`, { recursive: true, force: true });
+  for (const driver of safeList(`${engine.root}/layers`)) {
+    for (const f of safeList(`${engine.root}/layers/${driver}`)) {
+      if (f.startsWith(".tmp-")) rmSync(`${engine.root}/layers/${driver}/${f}`, { recursive: true, force: true });
+    }
+  }
+  reportOtherDrivers(engine);
+}
+
+/** After a --storage-driver change: say which containers stay on the driver they were made with. */
+function reportOtherDrivers(engine: Engine) {
+  const current = engine.pluginName("storage");
+  const counts = new Map<string, number>();
+  for (const rec of engine.list()) if (rec.Driver !== current) counts.set(rec.Driver, (counts.get(rec.Driver) ?? 0) + 1);
+  for (const [driver, n] of counts) {
+    const status = engine.registry.status("storage").find((p) => p.name === driver);
+    const they = n === 1 ? "it" : "they";
+    const fate = status?.available
+      ? `${they} keep${n === 1 ? "s" : ""} using it; new containers use ${current}, with images unpacked again from the content store`
+      : `${driver} cannot run here (${status?.reason ?? "unknown driver"}), so ${they} cannot start until it can: remove ${n === 1 ? "it" : "them"} with \`berth rm\``;
+    console.error(`berthd: storage driver ${current}: ${n} container${n === 1 ? " was" : "s were"} created with ${driver}: ${fate}`);
   }
 }
 

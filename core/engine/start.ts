@@ -62,6 +62,7 @@ export async function startContainer(engine: Engine, rec: ContainerRecord): Prom
       },
     );
     trace("start: running");
+    limits.track?.(id, proc.pid);
     rt.proc = proc;
     rec.State = {
       ...rec.State,

@@ -45,6 +45,12 @@ export class ImageStore {
     private readonly db: StateDB,
     readonly blobs: ContentStore,
     private readonly driver: StorageDriver,
+    /**
+     * The other storage drivers that hold layers under this root (a daemon
+     * that ran with another --storage-driver before): their containers keep
+     * using them, and a layer no image needs any more goes from each.
+     */
+    private readonly otherDrivers: () => Promise<StorageDriver[]> = async () => [],
   ) {}
 
   /** An image by name[:tag], full or short ID. */
@@ -201,7 +207,7 @@ export class ImageStore {
     for (const c of chains.reverse()) {
       if (used.has(c)) continue;
       this.db.deleteLayer(c);
-      await this.driver.removeLayer(c);
+      await this.removeUnpacked(c);
     }
     const inUse = this.blobsInUse();
     for (const d of blobs) if (!inUse.has(d)) this.blobs.delete(d);
@@ -316,10 +322,12 @@ export class ImageStore {
     await this.pruneLayers();
     const known = new Set(this.db.listLayers().map((l) => l.chain_id));
     let layers = before - known.size;
-    for (const c of this.driver.layers()) {
-      if (known.has(c)) continue;
-      await this.driver.removeLayer(c);
-      layers++;
+    for (const driver of [this.driver, ...(await this.otherDrivers())]) {
+      for (const c of driver.layers()) {
+        if (known.has(c)) continue;
+        await driver.removeLayer(c);
+        layers++;
+      }
     }
     const inUse = this.blobsInUse();
     let blobs = 0;
@@ -331,13 +339,20 @@ export class ImageStore {
     return { layers, blobs };
   }
 
+  /** Remove a layer's unpacked tree from every driver that has one. */
+  private async removeUnpacked(chainId: string) {
+    for (const driver of [this.driver, ...(await this.otherDrivers())]) {
+      if (driver.hasLayer(chainId)) await driver.removeLayer(chainId);
+    }
+  }
+
   private async pruneLayers() {
     const used = new Set(this.db.listImages().flatMap((i) => chainIds(i.config.rootfs.diff_ids)));
     const usedBlobs = new Set(this.db.listLayers().filter((l) => used.has(l.chain_id)).map((l) => l.blob));
     for (const layer of this.db.listLayers()) {
       if (used.has(layer.chain_id)) continue;
       this.db.deleteLayer(layer.chain_id);
-      await this.driver.removeLayer(layer.chain_id);
+      await this.removeUnpacked(layer.chain_id);
       if (!usedBlobs.has(layer.blob)) this.blobs.delete(layer.blob);
     }
   }

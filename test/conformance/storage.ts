@@ -2,8 +2,8 @@
 // against the real kernel (test/storage-*.test.ts).
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
-  chownSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync,
-  rmSync, statSync, symlinkSync, utimesSync, writeFileSync,
+  chmodSync, chownSync, existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync,
+  renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync,
 } from "node:fs";
 import type { StorageDriver, TarStream } from "../../core/contracts/storage.ts";
 import { parseMountinfo } from "../../core/host.ts";
@@ -13,6 +13,11 @@ import { libcSys } from "../../core/sys/libc.ts";
 function tarOf(dir: string): TarStream {
   const p = Bun.spawn(["tar", "--xattrs", "--xattrs-include=user.*", "--numeric-owner", "-C", dir, "-cf", "-", "."], { stdout: "pipe" });
   return p.stdout as unknown as TarStream;
+}
+
+function run(cmd: string[]) {
+  const p = Bun.spawnSync(cmd, { stderr: "pipe" });
+  if (p.exitCode !== 0) throw new Error(`${cmd.join(" ")}: ${p.stderr.toString()}`);
 }
 
 const mountsUnder = (dir: string) =>
@@ -127,6 +132,90 @@ export function storageConformance(name: string, make: (root: string) => Promise
       await d.createWritable("c-c", L2);
       expect(readFileSync(`${await d.mount("c-c")}/etc/keep`, "utf8")).toBe("keep\n");
       for (const id of ["c-a", "c-b", "c-c"]) await d.removeWritable(id);
+    });
+
+    test("renames across layers, hardlinks, and mode, owner and xattr changes are copied up; the lower layer is untouched", async () => {
+      await d.createWritable("c-mv", L2);
+      const r = await d.mount("c-mv");
+      // A file from the lower layer renamed, a lower directory renamed as mv(1)
+      // does it (overlay answers EXDEV without redirect_dir; mv then copies).
+      renameSync(`${r}/etc/config`, `${r}/config-moved`);
+      run(["mv", `${r}/opaque`, `${r}/opaque-moved`]);
+      linkSync(`${r}/etc/keep`, `${r}/keep-link`);
+      chmodSync(`${r}/owned`, 0o600);
+      chownSync(`${r}/owned`, 42, 43);
+      libcSys.lsetxattr(`${r}/suid`, "user.changed", new TextEncoder().encode("yes"));
+      expect(readFileSync(`${r}/config-moved`, "utf8")).toBe("v2\n");
+      expect(existsSync(`${r}/etc/config`)).toBe(false);
+      expect(readdirSync(`${r}/opaque-moved`)).toEqual(["fresh"]);
+      expect(existsSync(`${r}/opaque`)).toBe(false);
+      expect(statSync(`${r}/keep-link`).ino).toBe(statSync(`${r}/etc/keep`).ino);
+      expect(statSync(`${r}/keep-link`).nlink).toBeGreaterThanOrEqual(2);
+      const owned = statSync(`${r}/owned`);
+      expect([owned.uid, owned.gid, owned.mode & 0o777]).toEqual([42, 43, 0o600]);
+      expect(readFileSync(`${r}/owned`, "utf8")).toBe("x");
+      // The same survives a remount, and another container still sees the image as it was.
+      await d.unmount("c-mv");
+      const again = await d.mount("c-mv");
+      expect(readFileSync(`${again}/config-moved`, "utf8")).toBe("v2\n");
+      expect(new TextDecoder().decode(libcSys.lgetxattr(`${again}/suid`, "user.changed")!)).toBe("yes");
+      await d.createWritable("c-other", L2);
+      const o = await d.mount("c-other");
+      expect(readFileSync(`${o}/etc/config`, "utf8")).toBe("v2\n");
+      expect(readdirSync(`${o}/opaque`)).toEqual(["fresh"]);
+      expect([statSync(`${o}/owned`).uid, statSync(`${o}/owned`).mode & 0o777]).toEqual([1234, 0o640]);
+      expect(libcSys.lgetxattr(`${o}/suid`, "user.changed")).toBeFalsy();
+      for (const id of ["c-mv", "c-other"]) await d.removeWritable(id);
+    });
+
+    test("changes() lists what a container added, changed and deleted, and a commit of them is a layer that reproduces it", async () => {
+      await d.createWritable("c-diff", L2);
+      const r = await d.mount("c-diff");
+      writeFileSync(`${r}/etc/config`, "v3\n");
+      mkdirSync(`${r}/new/deep`, { recursive: true });
+      writeFileSync(`${r}/new/deep/file`, "deep\n");
+      rmSync(`${r}/etc/keep`);
+      rmSync(`${r}/added`);
+      run(["mv", `${r}/opaque`, `${r}/renamed-dir`]);
+      const changes = await d.changes("c-diff");
+      const byPath = new Map(changes.map((c) => [c.Path, c.Kind]));
+      expect(byPath.get("/etc/config")).toBe(0);
+      expect(byPath.get("/etc")).toBe(0);
+      expect(byPath.get("/new")).toBe(1);
+      expect(byPath.get("/new/deep/file")).toBe(1);
+      expect(byPath.get("/etc/keep")).toBe(2);
+      expect(byPath.get("/added")).toBe(2);
+      expect(byPath.get("/opaque")).toBe(2);
+      expect(byPath.get("/renamed-dir")).toBe(1);
+      expect(byPath.has("/suid")).toBe(false);
+      expect(changes.some((c) => c.Path.includes(".wh."))).toBe(false);
+
+      // Commit: the changed paths and a whiteout per deleted one, as a layer on L2.
+      const L3 = `sha256:${"3".repeat(64)}`;
+      const staged = `${stage}/commit`;
+      mkdirSync(staged, { recursive: true });
+      for (const c of changes) {
+        const at = c.Path.lastIndexOf("/");
+        if (c.Kind === 2) {
+          mkdirSync(`${staged}${c.Path.slice(0, at)}`, { recursive: true });
+          writeFileSync(`${staged}${c.Path.slice(0, at)}/.wh.${c.Path.slice(at + 1)}`, "");
+        } else if (!lstatSync(`${r}${c.Path}`).isDirectory()) {
+          mkdirSync(`${staged}${c.Path.slice(0, at)}`, { recursive: true });
+          run(["cp", "-a", `${r}${c.Path}`, `${staged}${c.Path}`]);
+        } else {
+          mkdirSync(`${staged}${c.Path}`, { recursive: true });
+        }
+      }
+      await d.createLayer(L3, L2, tarOf(staged));
+      await d.createWritable("c-from-commit", L3);
+      const n = await d.mount("c-from-commit");
+      expect(readFileSync(`${n}/etc/config`, "utf8")).toBe("v3\n");
+      expect(readFileSync(`${n}/new/deep/file`, "utf8")).toBe("deep\n");
+      expect(readdirSync(`${n}/renamed-dir`)).toEqual(["fresh"]);
+      for (const gone of ["etc/keep", "added", "opaque"]) expect(existsSync(`${n}/${gone}`)).toBe(false);
+      expect(await d.changes("c-from-commit")).toEqual([]);
+      for (const id of ["c-diff", "c-from-commit"]) await d.removeWritable(id);
+      await d.removeLayer(L3);
     });
 
     test("mount and unmount are idempotent; removal leaves no mount and no directory", async () => {

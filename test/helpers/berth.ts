@@ -177,11 +177,13 @@ export function leaks(t: TestRoot): string[] {
     if (existsSync(`${t.execRoot}/${sub}`)) for (const f of readdirSync(`${t.execRoot}/${sub}`)) found.push(`monitor dir ${t.execRoot}/${sub}/${f}`);
   }
   // A build's looks into images and its unpacked contexts.
-  for (const driver of ["overlay", "vfs"]) {
+  for (const driver of ["overlay", "fuse-overlay", "vfs"]) {
     const rw = `${t.root}/layers/${driver}/rw`;
     if (existsSync(rw)) for (const f of readdirSync(rw)) if (f.startsWith("build-")) found.push(`build layer ${rw}/${f}`);
   }
   if (existsSync(`${t.root}/tmp`)) for (const f of readdirSync(`${t.root}/tmp`)) found.push(`scratch ${t.root}/tmp/${f}`);
+  // The none cgroup driver's record of a container's PID namespace.
+  if (existsSync(`${t.root}/limits-none`)) for (const f of readdirSync(`${t.root}/limits-none`)) found.push(`limits-none record ${f}`);
   return found;
 }
 

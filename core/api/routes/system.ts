@@ -8,6 +8,7 @@ import { dirSize, volumeUsers } from "../../engine/volumes.ts";
 import { API_VERSION, json, MIN_API_VERSION, type Ctx, type Router } from "../server.ts";
 import { containerSummary, imageSummary, volumeJSON } from "../shapes.ts";
 import { parseTime } from "./containers.ts";
+import type { Engine } from "../../engine/engine.ts";
 import { parseFilters } from "./util.ts";
 
 export function systemRoutes(r: Router) {
@@ -56,6 +57,7 @@ async function info(ctx: Ctx) {
   const list = e.list();
   const plugins = e.registry.status();
   const names = (kind: string) => plugins.filter((p) => p.kind === kind && p.available).map((p) => p.name);
+  const cgroups = e.pluginName("limits") !== "none";
   json(ctx.res, 200, {
     ID: e.root,
     Containers: list.length,
@@ -64,15 +66,16 @@ async function info(ctx: Ctx) {
     ContainersStopped: list.filter((c) => !c.State.Running).length,
     Images: e.db.listImages().length,
     Driver: e.pluginName("storage") ?? "",
-    DriverStatus: [["Root Dir", `${e.root}/layers/${e.pluginName("storage")}`]],
+    DriverStatus: driverStatus(e),
     Plugins: { Volume: names("volume"), Network: names("network"), Authorization: null, Log: ["json-file"] },
-    MemoryLimit: true,
-    SwapLimit: true,
-    CpuCfsPeriod: true,
-    CpuCfsQuota: true,
-    CPUShares: true,
-    CPUSet: true,
-    PidsLimit: true,
+    // The `none` cgroup driver applies no limit (Docker on a host without cgroups says the same).
+    MemoryLimit: cgroups,
+    SwapLimit: cgroups,
+    CpuCfsPeriod: cgroups,
+    CpuCfsQuota: cgroups,
+    CPUShares: cgroups,
+    CPUSet: cgroups,
+    PidsLimit: cgroups,
     IPv4Forwarding: true,
     BridgeNfIptables: false,
     BridgeNfIp6tables: false,
@@ -82,7 +85,7 @@ async function info(ctx: Ctx) {
     NGoroutines: 0,
     SystemTime: new Date().toISOString(),
     LoggingDriver: "json-file",
-    CgroupDriver: "cgroupfs",
+    CgroupDriver: cgroups ? "cgroupfs" : "none",
     CgroupVersion: e.host.cgroupMode === "v2" ? "2" : "1",
     NEventsListener: 0,
     KernelVersion: e.host.kernel,
@@ -113,13 +116,23 @@ async function info(ctx: Ctx) {
     RuncCommit: { ID: "", Expected: "" },
     InitCommit: { ID: "", Expected: "" },
     SecurityOptions: [],
-    Warnings: [],
+    Warnings: cgroups ? [] : ["WARNING: No cgroups: the none cgroup driver applies no memory, CPU, pids or I/O limit"],
     // berth's own: every plugin, whether it can run here, and why not.
     BerthCgroupDriver: e.pluginName("limits"),
     BerthCgroupMode: e.host.cgroupMode,
     BerthSocket: e.options.socket ?? "",
     BerthPlugins: plugins.map((p) => ({ Kind: p.kind, Name: p.name, Available: p.available, Default: p.isDefault, Reason: p.reason ?? "", Description: p.description })),
   });
+}
+
+/** Docker's storage lines, plus the containers a daemon with another --storage-driver made (they keep it). */
+function driverStatus(e: Engine): [string, string][] {
+  const current = e.pluginName("storage");
+  const out: [string, string][] = [["Root Dir", `${e.root}/layers/${current}`]];
+  const others = new Map<string, number>();
+  for (const c of e.list()) if (c.Driver !== current) others.set(c.Driver, (others.get(c.Driver) ?? 0) + 1);
+  for (const [driver, n] of others) out.push([`Containers on ${driver}`, String(n)]);
+  return out;
 }
 
 function osName(): string {

@@ -14,6 +14,8 @@ interface Info {
   ServerVersion: string;
   Driver: string;
   BerthCgroupDriver: string;
+  DriverStatus?: [string, string][];
+  Warnings?: string[];
   CgroupVersion: string;
   BerthCgroupMode: string;
   KernelVersion: string;
@@ -47,6 +49,7 @@ export const command: CommandDef = {
       `Images: ${i.Images}`,
       `Server Version: ${i.ServerVersion}`,
       `Storage Driver: ${i.Driver}`,
+      ...(i.DriverStatus ?? []).map(([k, v]) => ` ${k}: ${v}`),
       `Logging Driver: ${i.LoggingDriver}`,
       `Cgroup Driver: ${i.BerthCgroupDriver}`,
       `Cgroup Version: ${i.CgroupVersion} (host: ${i.BerthCgroupMode})`,
@@ -62,6 +65,7 @@ export const command: CommandDef = {
     ];
     const rows = i.BerthPlugins.map((p) => [p.Kind, p.Name, p.Available ? (p.Default ? "available (default)" : "available") : `unavailable: ${p.Reason}`]);
     print(`${lines.join("\n")}\n${table(["KIND", "NAME", "STATUS"], rows).replace(/^/gm, " ")}`);
+    for (const w of i.Warnings ?? []) process.stderr.write(`${w}\n`);
     return 0;
   },
 };
