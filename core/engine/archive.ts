@@ -326,6 +326,8 @@ export async function putArchive(root: string, path: string, tar: AsyncIterable<
     into,
     owner: opts.copyUIDGID ? undefined : { uid: 0, gid: 0 },
     noOverwriteDirNonDir: opts.noOverwriteDirNonDir,
+    // A running container is frozen meanwhile, but another one may share its volumes.
+    confine: true,
   });
 }
 

@@ -27,12 +27,12 @@
 // a non-directory or the reverse.
 import {
   closeSync, constants, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync,
-  mkdirSync, openSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, unlinkSync, writeSync, chmodSync,
+  mkdirSync, openSync, readdirSync, readlinkSync, rmdirSync, rmSync, statSync, symlinkSync, unlinkSync, writeSync, chmodSync,
 } from "node:fs";
 import type { Stats } from "node:fs";
 import { posix } from "node:path";
 import { BerthError, conflict, errnoCode, invalidArgument, notSupported, SysError } from "../errors.ts";
-import { S_IFCHR, type Sys } from "../sys/index.ts";
+import { RESOLVE, S_IFCHR, type Sys } from "../sys/index.ts";
 import { readTar, type TarEntry } from "./tar.ts";
 
 export interface ApplyOptions {
@@ -55,6 +55,13 @@ export interface ApplyOptions {
   owner?: { uid: number; gid: number };
   /** Refuse to replace a directory by a non-directory or the reverse (Docker's NoOverwriteDirNonDir): a Conflict error. */
   noOverwriteDirNonDir?: boolean;
+  /**
+   * The root may change while we write (a running container, or another
+   * one sharing its volume): every call then reaches its path through a
+   * descriptor of the parent directory opened with openat2(RESOLVE_IN_ROOT),
+   * so a directory swapped for a symlink meanwhile cannot lead out of it.
+   */
+  confine?: boolean;
   /**
    * "overlay": the directories of the layers below, nearest first, as
    * overlayfs stacks them. Paths are then resolved through what a container
@@ -82,6 +89,8 @@ const OPAQUE_XATTR = "trusted.overlay.opaque";
 const SPARSE_HINT = "image layers should not hold sparse files (OCI image-spec, layer.md): make the archive without --sparse";
 const isWhiteout = (st: Stats) => st.isCharacterDevice() && st.rdev === 0;
 const { O_WRONLY, O_CREAT, O_TRUNC, O_EXCL, O_NOFOLLOW, O_RDONLY, O_DIRECTORY } = constants;
+const O_PATH = 0o10000000;
+const O_CLOEXEC = 0o2000000;
 const CREATE_FILE = O_WRONLY | O_CREAT | O_TRUNC | O_EXCL | O_NOFOLLOW;
 const OPEN_DIR = O_RDONLY | O_DIRECTORY | O_NOFOLLOW;
 
@@ -94,15 +103,46 @@ export async function applyLayer(root: string, tar: AsyncIterable<Uint8Array>, o
   const st = statSync(root, { throwIfNoEntry: false });
   if (!st?.isDirectory()) throw invalidArgument(`cannot apply a layer onto ${root}: not a directory`);
   const a = new Applier(root.replace(/\/+$/, "") || "/", opts);
-  for await (const entry of readTar(tar)) {
-    try {
-      await a.apply(entry);
-    } catch (err) {
-      throw inEntry(err, entry.name);
+  try {
+    for await (const entry of readTar(tar)) {
+      try {
+        await a.apply(entry);
+      } catch (err) {
+        throw inEntry(err, entry.name);
+      }
     }
+    a.finish();
+  } finally {
+    a.close();
   }
-  a.finish();
   return { size: a.size, warnings: a.warnings };
+}
+
+/**
+ * rm -rf of `path` (one name in a held directory) by descriptors: each step
+ * looks up one name in a directory held open, so a directory swapped for a
+ * symlink meanwhile is removed as the symlink, never followed.
+ */
+function removeTree(path: string) {
+  let fd: number;
+  try {
+    fd = openSync(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === "ENOENT") return;
+    if (code === "ELOOP" || code === "ENOTDIR") return unlinkSync(path);
+    throw err;
+  }
+  try {
+    for (const name of readdirSync(`/proc/self/fd/${fd}`)) {
+      const child = `/proc/self/fd/${fd}/${name}`;
+      if (lstatSync(child, { throwIfNoEntry: false })?.isDirectory()) removeTree(child);
+      else unlinkSync(child);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  rmdirSync(path);
 }
 
 /** Name the entry in an error, keeping its type (fs errors become SysErrors). */
@@ -155,11 +195,15 @@ class Applier {
   private readonly overlay: boolean;
   /** The resolved `into` directory ("" for the root). */
   private readonly into: string;
+  /** With `confine`: the root, and parent directories (resolved paths) opened in it. */
+  private readonly rootFd: number | undefined;
+  private readonly dirFds = new Map<string, number>();
 
   constructor(
     private readonly root: string,
     private readonly opts: ApplyOptions,
   ) {
+    if (opts.confine) this.rootFd = openSync(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
     this.written = opts.whiteouts === "none" ? null : new Set();
     this.overlay = opts.whiteouts === "overlay";
     if (opts.whiteouts === "delete") this.keepTime("", statSync(root), "./");
@@ -186,10 +230,48 @@ class Applier {
   }
 
   private abs(rel: string): string {
+    if (this.rootFd !== undefined) {
+      if (rel === "") return `/proc/self/fd/${this.rootFd}/.`;
+      const slash = rel.lastIndexOf("/");
+      return `/proc/self/fd/${this.dirFd(slash < 0 ? "" : rel.slice(0, slash))}/${rel.slice(slash + 1)}`;
+    }
     return rel === "" ? this.root : this.root === "/" ? `/${rel}` : `${this.root}/${rel}`;
   }
 
+  /** A descriptor of the directory at `rel`, opened inside the root whatever is at that path now. */
+  private dirFd(rel: string): number {
+    if (rel === "") return this.rootFd!;
+    let fd = this.dirFds.get(rel);
+    if (fd === undefined) {
+      fd = this.opts.sys.openat2(this.rootFd!, rel, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, RESOLVE.IN_ROOT | RESOLVE.NO_MAGICLINKS);
+      this.dirFds.set(rel, fd);
+    }
+    return fd;
+  }
+
+  /** Forget the descriptors of `path` and what is under it (gone); the parent's, which abs(path) used, stays. */
+  private dropDirFdsUnder(path: string) {
+    for (const [rel, fd] of this.dirFds) {
+      if (rel === path || rel.startsWith(`${path}/`)) {
+        closeSync(fd);
+        this.dirFds.delete(rel);
+      }
+    }
+  }
+
+  /** Forget the directory descriptors (paths abs() gave out before must not be used after). */
+  private dropDirFds() {
+    for (const fd of this.dirFds.values()) closeSync(fd);
+    this.dirFds.clear();
+  }
+
+  close() {
+    this.dropDirFds();
+    if (this.rootFd !== undefined) closeSync(this.rootFd);
+  }
+
   async apply(e: TarEntry) {
+    if (this.dirFds.size > 256) this.dropDirFds();
     const inner = cleanName(e.name, this.opts.into !== undefined);
     const rel = this.into === "" ? inner : inner === "" ? this.into : `${this.into}/${inner}`;
     const slash = rel.lastIndexOf("/");
@@ -205,7 +287,7 @@ class Applier {
     if (inner === "") {
       if (e.type !== "dir") throw invalidArgument(`layer entry "${e.name}" would replace the root directory with a ${e.type}`);
       if (this.opts.into !== undefined) return; // Docker leaves the destination directory as it is
-      lchownSync(this.root, this.uid(e), this.gid(e));
+      lchownSync(this.abs(""), this.uid(e), this.gid(e));
       if (this.written) this.clearXattrs("", e);
       this.setXattrs(e, "");
       this.deferDir(e, "");
@@ -401,15 +483,20 @@ class Applier {
   private remove(path: string, isDir: boolean, isSymlink: boolean) {
     if (path === "") throw invalidArgument("refusing to remove the root directory of the layer");
     if (isDir) {
-      rmSync(this.abs(path), { recursive: true, force: true });
+      if (this.rootFd !== undefined) removeTree(this.abs(path));
+      else rmSync(this.abs(path), { recursive: true, force: true });
       const under = `${path}/`;
       for (const d of this.dirs) if (d === path || d.startsWith(under)) this.dirs.delete(d);
       for (const d of this.dirMeta.keys()) if (d === path || d.startsWith(under)) this.dirMeta.delete(d);
       for (const d of this.opaque) if (d === path || d.startsWith(under)) this.opaque.delete(d);
       this.resolved.clear();
+      this.dropDirFdsUnder(path);
     } else {
       unlinkSync(this.abs(path));
-      if (isSymlink) this.resolved.clear();
+      if (isSymlink) {
+        this.resolved.clear();
+        this.dropDirFdsUnder(path);
+      }
     }
   }
 
