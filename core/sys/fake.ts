@@ -37,6 +37,8 @@ export class FakeSys implements Sys {
   capAmbientClearAll() { this.record("capAmbientClearAll", []); }
   setKeepCaps(...a: Parameters<Sys["setKeepCaps"]>) { this.record("setKeepCaps", a); }
   setNoNewPrivs() { this.record("setNoNewPrivs", []); }
+  setDumpable(...a: Parameters<Sys["setDumpable"]>) { this.record("setDumpable", a); }
+  defaultSignal(...a: Parameters<Sys["defaultSignal"]>) { this.record("defaultSignal", a); }
   setrlimit(...a: Parameters<Sys["setrlimit"]>) { this.record("setrlimit", a); }
   setresuid(...a: Parameters<Sys["setresuid"]>) { this.record("setresuid", a); }
   setresgid(...a: Parameters<Sys["setresgid"]>) { this.record("setresgid", a); }

@@ -22,6 +22,10 @@ export interface Sys {
   capAmbientClearAll(): void;
   setKeepCaps(on: boolean): void;
   setNoNewPrivs(): void;
+  /** prctl(PR_SET_DUMPABLE): a non-dumpable process's /proc files (exe, mem, fd) are closed to processes without CAP_SYS_PTRACE. */
+  setDumpable(on: boolean): void;
+  /** Restore a signal's default disposition (an ignored one would survive execve). */
+  defaultSignal(signal: number): void;
   setrlimit(resource: number, soft: bigint, hard: bigint): void;
   setresuid(ruid: number, euid: number, suid: number): void;
   setresgid(rgid: number, egid: number, sgid: number): void;

@@ -19,6 +19,7 @@ function load() {
     unshare: { args: [i32], returns: i32 },
     capset: { args: [P, P], returns: i32 },
     prctl: { args: [i32, u64, u64, u64, u64], returns: i32 },
+    signal: { args: [i32, u64], returns: i64 },
     setrlimit: { args: [i32, P], returns: i32 },
     setresuid: { args: [u32, u32, u32], returns: i32 },
     setresgid: { args: [u32, u32, u32], returns: i32 },
@@ -69,6 +70,8 @@ const SYS_pivot_root = 155;
 const PR_SET_KEEPCAPS = 8;
 const PR_CAPBSET_DROP = 24;
 const PR_SET_NO_NEW_PRIVS = 38;
+const PR_SET_DUMPABLE = 4;
+const SIG_DFL = 0;
 const PR_CAP_AMBIENT = 47;
 const PR_CAP_AMBIENT_CLEAR_ALL = 4;
 const F_GETFD = 1;
@@ -134,6 +137,13 @@ export const libcSys: Sys = {
   },
   setNoNewPrivs() {
     check(libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)");
+  },
+  setDumpable(on) {
+    check(libc().prctl(PR_SET_DUMPABLE, on ? 1 : 0, 0, 0, 0), "prctl(PR_SET_DUMPABLE)");
+  },
+  defaultSignal(signal) {
+    // SIG_ERR is -1.
+    if (Number(libc().signal(signal, SIG_DFL)) === -1) fail("signal", String(signal));
   },
   setrlimit(resource, soft, hard) {
     check(libc().setrlimit(resource, new BigUint64Array([soft, hard])), "setrlimit", String(resource));

@@ -8,7 +8,7 @@
 //                or {"mode":"exec","target":ExecTarget,"process":ProcessSpec,"capLastCap":N}
 //   init -> engine: {"pid": <host pid>}, then {"exec": true} just before
 //                   execve, or {"error": "...", "code": 125|126|127}.
-import { readlinkSync, readSync, writeSync } from "node:fs";
+import { readFileSync, readlinkSync, readSync, writeSync } from "node:fs";
 import type { ExecTarget, ProcessSpec, SandboxSpec } from "../../../core/contracts/isolation.ts";
 import { StartError } from "../../../core/errors.ts";
 import { libcSys } from "../../../core/sys/libc.ts";
@@ -35,6 +35,18 @@ function readRequest(): InitRequest {
   return JSON.parse(Buffer.concat(chunks).toString("utf8"));
 }
 
+// The init is the host's Bun running inside the container (an exec joins
+// its pid namespace): non-dumpable, no container process can open its
+// /proc/<pid>/exe and through it the runtime on the host (CVE-2019-5736).
+// execve makes the user's command dumpable again.
+libcSys.setDumpable(false);
+
+/** Bun ignores SIGPIPE and SIGXFSZ; an ignored signal survives execve, so the command would inherit it. */
+function restoreSignals() {
+  const ignored = BigInt(`0x${/^SigIgn:\s*([0-9a-f]+)/m.exec(readFileSync("/proc/self/status", "utf8"))?.[1] ?? "0"}`);
+  for (let sig = 1; sig <= 64; sig++) if (ignored & (1n << BigInt(sig - 1))) libcSys.defaultSignal(sig);
+}
+
 trace("init: loaded");
 try {
   const req = readRequest();
@@ -46,6 +58,7 @@ try {
   trace("init: set up");
   libcSys.setCloexec(CONTROL_FD, true);
   send({ exec: true });
+  restoreSignals();
   libcSys.execve(target.path, target.argv, target.env);
 } catch (err) {
   const code = err instanceof StartError ? err.exitCode : /ENOENT/.test(String(err)) ? 127 : /EACCES|EISDIR|ENOEXEC/.test(String(err)) ? 126 : 125;
