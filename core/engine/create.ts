@@ -9,6 +9,7 @@ import { parseBinds, parseTmpfs } from "./mounts.ts";
 import { randomName } from "./names.ts";
 import { newState, type ContainerConfig, type ContainerRecord, type CreateRequest, type EndpointSettings, type HostConfig, type MountPoint, type NetworkRecord } from "./types.ts";
 import { createAnonymousVolume, ensureVolume } from "./volumes.ts";
+import { checkUsernsMode } from "./userns.ts";
 import { findNetwork, initialEndpoints, PREDEFINED, resolveNetworkMode } from "./networks.ts";
 
 const NAME = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
@@ -27,6 +28,7 @@ export async function createContainer(engine: Engine, req: CreateRequest, name?:
   const { mode: networkMode, network } = resolveContainerNetwork(engine, host.NetworkMode);
   checkRestartPolicy(host);
   checkSupported(host as HostConfig & Record<string, unknown>);
+  checkUsernsMode(host as HostConfig & Record<string, unknown>);
   const logConfig = checkLogConfig(host);
 
   const img = image.config.config ?? {};
@@ -172,7 +174,6 @@ function checkSupported(host: HostConfig & Record<string, unknown>) {
     ["Privileged", "--privileged"],
     ["SecurityOpt", "--security-opt"],
     ["Devices", "--device"],
-    ["UsernsMode", "--userns"],
     ["PidMode", "--pid"],
     ["IpcMode", "--ipc"],
   ];
