@@ -45,3 +45,10 @@ function walk(path: string, fn: (path: string) => void) {
   if (!lstatSync(path).isDirectory()) return;
   for (const name of readdirSync(path)) walk(`${path}/${name}`, fn);
 }
+
+/** How `marker` says its tree is shifted, as container ids of host ids (undefined: not shifted). */
+export function unshifter(marker: string): ((uid: bigint, gid: bigint) => [bigint, bigint]) | undefined {
+  const now = shiftedTo(marker);
+  if (!now) return undefined;
+  return (uid, gid) => [BigInt(fromHost(now.uids, Number(uid))), BigInt(fromHost(now.gids, Number(gid)))];
+}

@@ -9,7 +9,7 @@ import { naiveChanges } from "../../../core/engine/changes.ts";
 import { notFound } from "../../../core/errors.ts";
 import { applyLayer } from "../../../core/images/apply.ts";
 import type { Sys } from "../../../core/sys/index.ts";
-import { shiftTree } from "../shift.ts";
+import { shiftTree, unshifter } from "../shift.ts";
 import { buildAtomically, copyTree, diskUsage, layerDir, listLayerDirs } from "../fsutil.ts";
 
 export class VfsDriver implements StorageDriver {
@@ -86,6 +86,6 @@ export class VfsDriver implements StorageDriver {
     const parent = readFileSync(`${rw}/parent`, "utf8");
     const empty = `${this.dir}/.empty`;
     mkdirSync(empty, { recursive: true });
-    return naiveChanges(`${rw}/rootfs`, parent ? `${this.dir}/${layerDir(parent)}` : empty, this.sys) as Change[];
+    return naiveChanges(`${rw}/rootfs`, parent ? `${this.dir}/${layerDir(parent)}` : empty, this.sys, unshifter(`${rw}/shifted`)) as Change[];
   }
 }
