@@ -1,12 +1,12 @@
 // --userns-remap end to end on the real kernel: containers in user
 // namespaces whose root is a subordinate id on the host, with the overlay
-// (idmapped layers) and vfs (shifted copy) drivers, exec, volumes, the
+// and fuse-overlay (idmapped layers) and vfs (shifted copy) drivers, exec, volumes, the
 // docker CLI, and --userns=host. Each daemon remaps to a numeric uid:gid
 // given a private range in a throwaway /etc/subuid and /etc/subgid entry.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { resolveRemap } from "../core/userns/remap.ts";
-import { berth, docker, importBusybox, leaks, makeRoot, removeRoot, REPO, stopDaemon, type TestRoot } from "./helpers/berth.ts";
+import { berth, docker, importBusybox, leaks, makeRoot, processesMatching, removeRoot, REPO, stopDaemon, type TestRoot } from "./helpers/berth.ts";
 
 // A uid no passwd entry has, and a range of 65536 ids nobody else uses.
 const OWNER = 3_900_000 + Math.floor(Math.random() * 90_000);
@@ -192,6 +192,28 @@ describe("--userns-remap with vfs", () => {
     expect(owner(`${rootfs}/bin/busybox`)).toBe(`${BASE}:${BASE}`);
     // Started again, it is not shifted twice.
     expect((await berth(t, ["start", "-a", id])).stdout).toBe("0:0\n");
+    expect((await berth(t, ["diff", id])).stdout.split("\n").filter((l) => l && !/^C \/(etc|dev|proc|sys)$/.test(l))).toEqual(["A /made"]);
+    await berth(t, ["rm", id]);
+  });
+});
+
+describe("--userns-remap with fuse-overlay", () => {
+  let t: TestRoot;
+  beforeAll(async () => {
+    t = makeRoot(["--storage-driver", "fuse-overlay", ...REMAP]);
+    await importBusybox(t);
+  });
+  afterEach(() => {
+    expect(leaks(t)).toEqual([]);
+    expect(processesMatching(`${t.root}/layers/fuse-overlay/`)).toEqual([]);
+  });
+  afterAll(() => removeRoot(t));
+
+  test("fuse-overlayfs reads idmapped layers too: root's files inside, the mapped ids for what root makes", async () => {
+    const id = (await berth(t, ["create", "bb", "sh", "-c", "stat -c %u:%g /bin/busybox; touch /made"])).stdout.trim();
+    const r = await berth(t, ["start", "-a", id]);
+    expect(r.stdout).toBe("0:0\n");
+    expect(owner(`${t.root}/layers/fuse-overlay/rw/${id}/diff/made`)).toBe(`${BASE}:${BASE}`);
     expect((await berth(t, ["diff", id])).stdout.split("\n").filter((l) => l && !/^C \/(etc|dev|proc|sys)$/.test(l))).toEqual(["A /made"]);
     await berth(t, ["rm", id]);
   });

@@ -70,9 +70,6 @@ async function main() {
     registryMirrors: flags.list("registry-mirror"),
     userns,
   });
-  if (userns && engine.pluginName("storage") === "fuse-overlay") {
-    fail("--userns-remap does not work with the fuse-overlay storage driver yet: use overlay or vfs (--storage-driver)");
-  }
   // Refuse to start with a plugin that cannot run, rather than fail at the first container.
   await Promise.all([engine.plugin("isolation"), engine.plugin("limits"), engine.storage(), engine.plugin("volume")]);
   await initNetworks(engine);

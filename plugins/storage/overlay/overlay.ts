@@ -135,7 +135,7 @@ export class OverlayDriver implements StorageDriver {
  * writes is owned by the remapped root on the host too. Returns the staged
  * mounts, nearest first.
  */
-function idmapLowers(sys: Sys, rw: string, lowers: string[], idmap: IdMapping): string[] {
+export function idmapLowers(sys: Sys, rw: string, lowers: string[], idmap: IdMapping): string[] {
   const dir = `${rw}/idmap`;
   removeStaged(sys, dir, existsSync(dir) ? readdirSync(dir).map((n) => `${dir}/${n}`) : []); // a crash's leftovers
   const targets = lowers.map((_, i) => `${dir}/${i}`);
@@ -156,7 +156,7 @@ function idmapLowers(sys: Sys, rw: string, lowers: string[], idmap: IdMapping): 
 }
 
 /** Unmount staged layers and remove their (then empty) directories; never recursively: they may still be mounted. */
-function removeStaged(sys: Sys, dir: string, targets: string[]) {
+export function removeStaged(sys: Sys, dir: string, targets: string[]) {
   for (const t of targets) {
     detach(sys, t);
     rmdirSync(t);
