@@ -147,11 +147,24 @@ describe("--userns-remap with overlay", () => {
     expect(bad.stderr).toContain('--userns: invalid USER mode "container:x"');
   });
 
-  test("--network host: the host's sysfs is bound in (a new one needs a namespace the container owns)", async () => {
-    const r = await berth(t, ["run", "--rm", "--network", "host", "bb", "sh", "-c", "cat /proc/self/uid_map; ls /sys/class/net | grep -c ^lo$"]);
+  test("sharing the host's network, pid namespace or privileges is refused as Docker does; --userns=host allows it", async () => {
+    const net = await berth(t, ["run", "--rm", "--network", "host", "bb", "true"]);
+    expect(net.code).toBe(125);
+    expect(net.stderr).toContain("cannot share the host's network namespace when user namespaces are enabled");
+    const priv = await docker(t, ["run", "--rm", "--privileged", "bb", "true"]);
+    expect(priv.code).toBe(125);
+    expect(priv.stderr).toContain("privileged mode is incompatible with user namespaces");
+    const host = await berth(t, ["run", "--rm", "--userns=host", "--network", "host", "bb", "cat", "/proc/self/uid_map"]);
+    expect(host.stdout.trim().split(/\s+/)).toEqual(["0", "0", "4294967295"]);
+  });
+
+  test("--network container:X: its namespace is another user namespace's, so the host's sysfs is bound in, as runc does", async () => {
+    const name = `unet-${Date.now()}`;
+    await berth(t, ["run", "-d", "--name", name, "bb", "sleep", "1000"]);
+    const r = await berth(t, ["run", "--rm", "--network", `container:${name}`, "bb", "sh", "-c", "cat /proc/self/uid_map; ip addr | grep -c 'inet 172'; test -d /sys/class/net/lo && echo sys"]);
     expect(r.code).toBe(0);
-    expect(r.stdout.split("\n")[1]).toBe("1");
-    expect(r.stdout).toContain(String(BASE));
+    expect(r.stdout.split("\n").map((l) => l.trim().split(/\s+/).join(" "))).toEqual([`0 ${BASE} 65536`, "1", "sys", ""]);
+    await berth(t, ["rm", "-f", name]);
   });
 
   test("the docker CLI: run, and docker info lists name=userns; berth info shows the range", async () => {

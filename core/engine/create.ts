@@ -27,8 +27,8 @@ export async function createContainer(engine: Engine, req: CreateRequest, name?:
   // An unknown network or container is refused now, as Docker does.
   const { mode: networkMode, network } = resolveContainerNetwork(engine, host.NetworkMode);
   checkRestartPolicy(host);
+  checkUsernsMode(engine, host as HostConfig & Record<string, unknown>);
   checkSupported(host as HostConfig & Record<string, unknown>);
-  checkUsernsMode(host as HostConfig & Record<string, unknown>);
   const logConfig = checkLogConfig(host);
 
   const img = image.config.config ?? {};

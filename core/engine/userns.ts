@@ -12,11 +12,20 @@ import { toHost, type Remap } from "../userns/remap.ts";
 import type { Engine } from "./engine.ts";
 import type { ContainerRecord, HostConfig } from "./types.ts";
 
-/** Docker's UsernsMode values: "" (the daemon's choice), "private" (the same) and "host" (opt out). */
-export function checkUsernsMode(h: HostConfig & Record<string, unknown>) {
+/**
+ * Docker's UsernsMode values: "" (the daemon's choice), "private" (the same)
+ * and "host" (opt out); and, as Docker, what a remapped container may not share.
+ */
+export function checkUsernsMode(engine: Engine, h: HostConfig & Record<string, unknown>) {
   const mode = h.UsernsMode;
-  if (mode === undefined || mode === null || mode === "" || mode === "host" || mode === "private") return;
-  throw invalidArgument(`--userns: invalid USER mode "${String(mode)}"`, 'use --userns=host to run without the daemon\'s user namespace remapping, or leave it out');
+  if (!(mode === undefined || mode === null || mode === "" || mode === "host" || mode === "private")) {
+    throw invalidArgument(`--userns: invalid USER mode "${String(mode)}"`, "use --userns=host to run without the daemon's user namespace remapping, or leave it out");
+  }
+  if (!engine.options.userns || mode === "host") return;
+  const optOut = "add --userns=host to run it without remapping";
+  if (h.Privileged) throw invalidArgument("privileged mode is incompatible with user namespaces.  You must run the container in the host namespace when running privileged mode", optOut);
+  if (h.NetworkMode === "host") throw invalidArgument("cannot share the host's network namespace when user namespaces are enabled", optOut);
+  if (h.PidMode === "host") throw invalidArgument("cannot share the host PID namespace when user namespaces are enabled", optOut);
 }
 
 /** The daemon's remapping, if this container uses it. */
