@@ -177,6 +177,28 @@ describe("--userns-remap with overlay", () => {
     expect(mine.stdout).toContain(`Userns Remap: ${OWNER}:${OWNER} (uids ${BASE}:65536, gids ${BASE}:65536)`);
   });
 
+  test("docker cp, export and commit speak the container's ids, not the host's", async () => {
+    const name = `ucp-${Date.now()}`;
+    await berth(t, ["run", "-d", "--name", name, "bb", "sh", "-c", "touch /made; chown 5:6 /made; exec sleep 1000"]);
+    const id = (await berth(t, ["inspect", "-f", "{{.Id}}", name])).stdout.trim();
+    for (let i = 0; i < 100 && !existsSync(upper(t, id, "/made")); i++) await Bun.sleep(20);
+    const local = `${secretDir}/copied-in`;
+    writeFileSync(local, "in\n");
+    expect((await berth(t, ["cp", local, `${name}:/copied-in`])).code).toBe(0);
+    expect((await berth(t, ["exec", name, "stat", "-c", "%u:%g", "/copied-in", "/made"])).stdout).toBe("0:0\n5:6\n");
+    expect(owner(upper(t, id, "/copied-in"))).toBe(`${BASE}:${BASE}`);
+    const list = (tar: Uint8Array) => Bun.spawnSync(["tar", "-tvf", "-"], { stdin: tar }).stdout.toString();
+    const out = Bun.spawnSync([`${REPO}/bin/berth`, ...t.flags, "export", name]).stdout;
+    expect(list(out)).toMatch(/-rw-r--r-- 5\/6 .* made\n/);
+    expect(list(out)).toMatch(/-rwxr-xr-x 0\/0 .* bin\/busybox\n/);
+    const img = `ucommit-${Date.now()}`;
+    expect((await berth(t, ["commit", name, img])).code).toBe(0);
+    const r = await berth(t, ["run", "--rm", "--userns=host", img, "stat", "-c", "%u:%g", "/made", "/copied-in"]);
+    expect(r.stdout).toBe("5:6\n0:0\n");
+    await berth(t, ["rm", "-f", name]);
+    await berth(t, ["rmi", img]);
+  });
+
   test("a container keeps running and takes execs across a daemon restart", async () => {
     const name = `urestart-${Date.now()}`;
     await berth(t, ["run", "-d", "--name", name, "bb", "sleep", "1000"]);

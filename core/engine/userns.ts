@@ -8,7 +8,7 @@ import type { IdMapping } from "../contracts/storage.ts";
 import { invalidArgument } from "../errors.ts";
 import { libcSys } from "../sys/libc.ts";
 import { pinUserns, unpinUserns } from "../userns/pin.ts";
-import { toHost, type Remap } from "../userns/remap.ts";
+import { idMaps, toHost, type IdsMap, type Remap } from "../userns/remap.ts";
 import type { Engine } from "./engine.ts";
 import type { ContainerRecord, HostConfig } from "./types.ts";
 
@@ -32,6 +32,12 @@ export function checkUsernsMode(engine: Engine, h: HostConfig & Record<string, u
 export function remapOf(engine: Engine, rec: ContainerRecord): Remap | undefined {
   const remap = engine.options.userns;
   return remap && rec.HostConfig.UsernsMode !== "host" ? remap : undefined;
+}
+
+/** A remapped container's file owners: as its root sees them, and as the host stores them. */
+export function containerIds(engine: Engine, rec: ContainerRecord): { toContainer: IdsMap; toHost: IdsMap } | undefined {
+  const remap = remapOf(engine, rec);
+  return remap ? idMaps(remap) : undefined;
 }
 
 /** The remapped root on the host: [uid, gid]. */

@@ -135,6 +135,24 @@ export function toHost(ranges: IdRange[], id: number): number | undefined {
   return r ? r.host + (id - r.container) : undefined;
 }
 
+/** Container id of a host id; ids outside the ranges stay as they are. */
+export function fromHost(ranges: IdRange[], id: number): number {
+  const r = ranges.find((x) => id >= x.host && id < x.host + x.size);
+  return r ? r.container + (id - r.host) : id;
+}
+
+/** An owner mapping of files: (uid, gid) to (uid, gid). */
+export type IdsMap = (uid: number, gid: number) => [number, number];
+
+/** A remapped container's files as its root sees them, and back (an id it cannot have is its nobody, 65534). */
+export function idMaps(r: Pick<Remap, "uids" | "gids">): { toContainer: IdsMap; toHost: IdsMap } {
+  const host = (ranges: IdRange[], id: number) => toHost(ranges, id) ?? toHost(ranges, 65534) ?? id;
+  return {
+    toContainer: (uid, gid) => [fromHost(r.uids, uid), fromHost(r.gids, gid)],
+    toHost: (uid, gid) => [host(r.uids, uid), host(r.gids, gid)],
+  };
+}
+
 /** The ranges as /proc/PID/uid_map takes them. */
 export function mapText(ranges: IdRange[]): string {
   return ranges.map((r) => `${r.container} ${r.host} ${r.size}`).join("\n");

@@ -4,7 +4,7 @@
 // files the container makes are owned by the remapped ids on disk too).
 import { lchownSync, lstatSync, readdirSync, chmodSync, readFileSync, writeFileSync } from "node:fs";
 import type { IdMapping } from "../../core/contracts/storage.ts";
-import { toHost, type IdRange } from "../../core/userns/remap.ts";
+import { fromHost, toHost, type IdRange } from "../../core/userns/remap.ts";
 
 const S_ISUID = 0o4000;
 const S_ISGID = 0o2000;
@@ -18,19 +18,18 @@ function shiftedTo(marker: string): { uids: IdRange[]; gids: IdRange[] } | undef
   }
 }
 
-/** Container id of a host id under `ranges` (ids outside them stay). */
-function fromHost(ranges: IdRange[], id: number): number {
-  const r = ranges.find((x) => id >= x.host && id < x.host + x.size);
-  return r ? r.container + (id - r.host) : id;
-}
 
 /** Shift `root` to `idmap`'s ranges, once (the marker file says how it is shifted now). */
 export function shiftTree(root: string, marker: string, idmap: IdMapping) {
   const now = shiftedTo(marker);
   const want = { uids: idmap.uids, gids: idmap.gids };
   if (now && JSON.stringify(now) === JSON.stringify(want)) return;
-  const uid = (id: number) => toHost(want.uids, now ? fromHost(now.uids, id) : id) ?? 65534;
-  const gid = (id: number) => toHost(want.gids, now ? fromHost(now.gids, id) : id) ?? 65534;
+  // Not shifted yet, an id already in the range (docker cp into a created container wrote it so) stays.
+  const inRange = (ranges: IdRange[], id: number) => ranges.some((r) => id >= r.host && id < r.host + r.size);
+  const shift = (ranges: IdRange[], old: IdRange[] | undefined, id: number) =>
+    !old && inRange(ranges, id) ? id : (toHost(ranges, old ? fromHost(old, id) : id) ?? toHost(ranges, 65534) ?? id);
+  const uid = (id: number) => shift(want.uids, now?.uids, id);
+  const gid = (id: number) => shift(want.gids, now?.gids, id);
   walk(root, (path) => {
     const st = lstatSync(path);
     lchownSync(path, uid(st.uid), gid(st.gid));
