@@ -93,6 +93,14 @@ describe("--userns-remap with overlay", () => {
     await berth(t, ["volume", "rm", vol]);
   });
 
+  test("a missing -v host directory is made for the remapped root, as Docker makes it", async () => {
+    const dir = `${secretDir}/made-by-v/sub`;
+    const r = await berth(t, ["run", "--rm", "-v", `${dir}:/here`, "bb", "sh", "-c", "touch /here/f && stat -c %u:%g /here"]);
+    expect(r.stdout).toBe("0:0\n");
+    expect([owner(`${secretDir}/made-by-v`), owner(dir), owner(`${dir}/f`)]).toEqual(Array(3).fill(`${BASE}:${BASE}`));
+    expect(owner(secretDir)).toBe("0:0");
+  });
+
   test("Docker's capabilities are there, but they do not reach the host's files", async () => {
     const r = await berth(t, [
       "run", "--rm", "-v", `${secretDir}/secret:/secret`, "-v", `${secretDir}/public:/public`, "bb", "sh", "-c",

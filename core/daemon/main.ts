@@ -10,7 +10,7 @@ import { helpText, parseArgs, UsageError, type FlagDef } from "../cli/args.ts";
 import { DEFAULT_ROOT, defaultSocket, Engine } from "../engine/engine.ts";
 import { initNetworks, sweepNetworks, takeDownNetworks } from "../engine/networks.ts";
 import { recover } from "../engine/recover.ts";
-import { sweepUsernsPins } from "../engine/userns.ts";
+import { initUserns } from "../engine/userns.ts";
 import { resolveRemap } from "../userns/remap.ts";
 import { BerthError } from "../errors.ts";
 import { libcSys } from "../sys/libc.ts";
@@ -74,7 +74,7 @@ async function main() {
   await Promise.all([engine.plugin("isolation"), engine.plugin("limits"), engine.storage(), engine.plugin("volume")]);
   await initNetworks(engine);
   await recover(engine);
-  sweepUsernsPins(engine);
+  initUserns(engine);
   await sweepNetworks(engine);
   await engine.discovery.networksChanged();
   trace("berthd: recovered");

@@ -9,7 +9,7 @@ import { parseBinds, parseTmpfs } from "./mounts.ts";
 import { randomName } from "./names.ts";
 import { newState, type ContainerConfig, type ContainerRecord, type CreateRequest, type EndpointSettings, type HostConfig, type MountPoint, type NetworkRecord } from "./types.ts";
 import { createAnonymousVolume, ensureVolume } from "./volumes.ts";
-import { checkUsernsMode } from "./userns.ts";
+import { checkUsernsMode, chownCreated } from "./userns.ts";
 import { findNetwork, initialEndpoints, PREDEFINED, resolveNetworkMode } from "./networks.ts";
 
 const NAME = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
@@ -154,7 +154,7 @@ function planMounts(host: HostConfig, config: ContainerConfig): MountPoint[] {
 async function materializeVolumes(engine: Engine, rec: ContainerRecord) {
   for (const m of rec.Mounts) {
     // -v makes a missing host directory, as Docker does (--mount refused it above).
-    if (m.Type === "bind" && !existsSync(m.Source)) mkdirSync(m.Source, { recursive: true });
+    if (m.Type === "bind" && !existsSync(m.Source)) chownCreated(engine, rec, mkdirSync(m.Source, { recursive: true }), m.Source);
     if (m.Type !== "volume") continue;
     const v = m.Name ? await ensureVolume(engine, m.Name) : await createAnonymousVolume(engine);
     m.Name = v.Name;

@@ -5,7 +5,7 @@ import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, statSync } fro
 import { dirname } from "node:path";
 import type { SandboxSpec } from "../contracts/isolation.ts";
 import type { IdMapping } from "../contracts/storage.ts";
-import { invalidArgument } from "../errors.ts";
+import { failedPrecondition, invalidArgument } from "../errors.ts";
 import { libcSys } from "../sys/libc.ts";
 import { pinUserns, unpinUserns } from "../userns/pin.ts";
 import { idMaps, toHost, type IdsMap, type Remap } from "../userns/remap.ts";
@@ -40,6 +40,14 @@ export function containerIds(engine: Engine, rec: ContainerRecord): { toContaine
   return remap ? idMaps(remap) : undefined;
 }
 
+/** Directories made for a remapped container (a missing -v source): its root's, as Docker makes them. */
+export function chownCreated(engine: Engine, rec: ContainerRecord, first: string | undefined, last: string) {
+  const remap = remapOf(engine, rec);
+  if (!remap || !first) return;
+  const [uid, gid] = remappedRoot(remap);
+  for (let d = last; d.length >= first.length; d = dirname(d)) chownSync(d, uid, gid);
+}
+
 /** The remapped root on the host: [uid, gid]. */
 export function remappedRoot(remap: Remap): [number, number] {
   return [toHost(remap.uids, 0) ?? 0, toHost(remap.gids, 0) ?? 0];
@@ -58,6 +66,18 @@ export function beginUserns(engine: Engine, id: string, remap: Remap): Container
   const path = `${dir}/${id}`;
   pinUserns(libcSys, path, remap);
   return { idmap: { userns: path, uids: remap.uids, gids: remap.gids }, release: () => unpinUserns(libcSys, path) };
+}
+
+/** At daemon start: remove the pins a daemon that died mid-start left, and check a user namespace with the ranges can be made. */
+export function initUserns(engine: Engine) {
+  sweepUsernsPins(engine);
+  const remap = engine.options.userns;
+  if (!remap) return;
+  try {
+    beginUserns(engine, "probe", remap).release();
+  } catch (err) {
+    throw failedPrecondition(`--userns-remap: cannot make a user namespace with the ranges of ${remap.user}: ${(err as Error).message}`, "check /etc/subuid and /etc/subgid, and that this kernel lets root make user namespaces (user.max_user_namespaces, not in a chroot)");
+  }
 }
 
 /** Pins left by a daemon that died while starting a container. */
