@@ -116,10 +116,11 @@ describe("--userns-remap with overlay", () => {
     const r = await berth(t, [
       "run", "--rm", "-t", "--hostname", "uns", "bb", "sh", "-c",
       "ls /sys/class/net | tr '\\n' ' '; echo; grep -c . /proc/self/mountinfo >/dev/null && echo proc; tty; grep -o ' /dev/mqueue mqueue' /proc/mounts; " +
-        "echo ok > /dev/null && head -c 4 /dev/zero | wc -c; cat /etc/hostname; grep -c uns /etc/hosts; test -s /etc/resolv.conf && echo resolv",
+        "echo ok > /dev/null && head -c 4 /dev/zero | wc -c; cat /etc/hostname; grep -c uns /etc/hosts; test -s /etc/resolv.conf && echo resolv; " +
+        "echo '10.9.9.9 extra' >> /etc/hosts && stat -c %u:%g /etc/hosts",
     ]);
     expect(r.code).toBe(0);
-    expect(r.stdout.replaceAll("\r", "").split("\n").map((l) => l.trim())).toEqual(["eth0 lo", "proc", "/dev/pts/0", "/dev/mqueue mqueue", "4", "uns", "1", "resolv", ""]);
+    expect(r.stdout.replaceAll("\r", "").split("\n").map((l) => l.trim())).toEqual(["eth0 lo", "proc", "/dev/pts/0", "/dev/mqueue mqueue", "4", "uns", "1", "resolv", "0:0", ""]);
   });
 
   test("limits still apply: the cgroup is joined before the user namespace is entered", async () => {

@@ -98,8 +98,8 @@ export function sweepUsernsPins(engine: Engine) {
  * files, volumes). Each directory on the way from the root down gets search
  * permission for the remapped root's group (root:GID, 0710), as Docker sets
  * up its root for a remapped daemon; nothing else of the host is changed.
- * A new volume's root, still the host root's, becomes the remapped root's,
- * as Docker does.
+ * A new volume's root, still the host root's, and the container's /etc
+ * files become the remapped root's, as Docker does.
  */
 export function prepareForUserns(engine: Engine, spec: SandboxSpec, remap: Remap) {
   const [uid, gid] = remappedRoot(remap);
@@ -113,9 +113,13 @@ export function prepareForUserns(engine: Engine, spec: SandboxSpec, remap: Remap
     }
   }
   for (const m of spec.mounts) {
-    if (m.type !== "bind" || !m.source.startsWith(`${engine.root}/volumes/`)) continue;
+    if (m.type !== "bind") continue;
+    const volume = m.source.startsWith(`${engine.root}/volumes/`);
+    // /etc/hosts, /etc/resolv.conf and /etc/hostname: root in the container may edit them, as in Docker.
+    const etc = m.source.startsWith(`${engine.root}/containers/`);
+    if (!volume && !etc) continue;
     const st = statSync(m.source);
-    if (st.isDirectory() && st.uid === 0) chownSync(m.source, uid, gid);
+    if (st.uid === 0 && (volume ? st.isDirectory() : st.isFile())) chownSync(m.source, uid, gid);
   }
   // The root filesystem's own root (vfs shifts it, overlay chowns its upper layer).
   const st = lstatSync(spec.rootfs);
