@@ -128,6 +128,9 @@ describe("--userns-remap with overlay", () => {
     expect(r.stdout).toBe("67108864\n20\n");
     const hog = await berth(t, ["run", "--rm", "-m", "16m", "--memory-swap", "16m", "bb", "tail", "/dev/zero"]);
     expect(hog.code).toBe(137);
+    // ulimits are set by the monitor as host root, then again inside.
+    const ul = await berth(t, ["run", "--rm", "--ulimit", "nofile=1024:2048", "bb", "sh", "-c", "ulimit -n; ulimit -Hn"]);
+    expect(ul.stdout).toBe("1024\n2048\n");
   });
 
   test("exec, logs, stop and rm work as without remapping; exec enters the user namespace", async () => {

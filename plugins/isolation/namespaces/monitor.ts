@@ -52,6 +52,8 @@ export interface MonitorOptions {
   userns?: string;
   netns?: string;
   cgroupJoin?: string[];
+  /** With `userns`: [resource number, soft, hard] set before it is entered (raising a hard limit needs the host's root). */
+  rlimits?: [number, bigint, bigint][];
   /** fds of this process that the command gets as its fds 3, 4, ... */
   passFds?: number[];
   /** Wait for start() before running the command. */
@@ -104,6 +106,7 @@ export function monitorArgs(command: string[], opts: MonitorOptions): string[] {
     args.push("--userns", opts.userns);
     if (opts.netns) args.push("--netns", opts.netns);
     for (const f of opts.cgroupJoin ?? []) args.push("--cgroup-join", f);
+    for (const [r, soft, hard] of opts.rlimits ?? []) args.push("--rlimit", `${r}:${soft}:${hard}`);
   }
   (opts.passFds ?? []).forEach((_, i) => args.push("--pass-fd", String(3 + i)));
   if (opts.gate) args.push("--gate");

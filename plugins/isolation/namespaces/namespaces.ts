@@ -10,6 +10,7 @@ import type { ExecTarget, ExitStatus, Isolation, IoSpec, ProcessSpec, SandboxSpe
 import { StartError } from "../../../core/errors.ts";
 import { INIT_SCRIPT, MONITOR_BINARY } from "../../../core/location.ts";
 import { libcSys } from "../../../core/sys/libc.ts";
+import { RLIMIT, RLIM_INFINITY } from "../../../core/sys/index.ts";
 import type { InitRequest } from "./init.ts";
 import { CONSOLE_FD } from "./fds.ts";
 import { Monitor, readExit, readPid, spawnMonitor, type ExitRecord, type MonitorOptions } from "./monitor.ts";
@@ -25,7 +26,7 @@ export class NamespacesIsolation implements Isolation {
 
   start(spec: SandboxSpec, io: IoSpec, beforeRun?: (attach: Supervised["attach"]) => Promise<void>): Promise<Supervised> {
     // In a user namespace the monitor joins the network namespace and the cgroup (host objects) for the init.
-    const userns = spec.userns ? { userns: spec.userns, netns: spec.netnsPath, cgroupJoin: spec.cgroupJoin } : {};
+    const userns = spec.userns ? { userns: spec.userns, netns: spec.netnsPath, cgroupJoin: spec.cgroupJoin, rlimits: rlimitsOf(spec.process) } : {};
     return this.run({ mode: "run", spec, capLastCap: this.capLastCap }, io, { cloneNs: ["pid", "mnt", "uts", "ipc"], ...userns }, beforeRun);
   }
 
@@ -33,7 +34,7 @@ export class NamespacesIsolation implements Isolation {
     // A container in a user namespace of its own (--userns-remap): the exec enters it too, as root there.
     const userns = `/proc/${target.pid}/ns/user`;
     const remapped = readlinkOr(userns) !== readlinkOr("/proc/self/ns/user");
-    const ns = { enterPidns: `/proc/${target.pid}/ns/pid`, ...(remapped ? { userns, cgroupJoin: target.cgroupJoin } : {}) };
+    const ns = { enterPidns: `/proc/${target.pid}/ns/pid`, ...(remapped ? { userns, cgroupJoin: target.cgroupJoin, rlimits: rlimitsOf(process) } : {}) };
     const t = remapped ? { ...target, cgroupJoin: [], userns: true } : target;
     return this.run({ mode: "exec", target: t, process, capLastCap: this.capLastCap }, io, ns, beforeRun);
   }
@@ -48,7 +49,7 @@ export class NamespacesIsolation implements Isolation {
   private async run(
     request: InitRequest,
     io: IoSpec,
-    ns: Pick<MonitorOptions, "cloneNs" | "enterPidns" | "userns" | "netns" | "cgroupJoin">,
+    ns: Pick<MonitorOptions, "cloneNs" | "enterPidns" | "userns" | "netns" | "cgroupJoin" | "rlimits">,
     beforeRun?: (attach: Supervised["attach"]) => Promise<void>,
   ): Promise<Supervised> {
     const [control, theirs] = libcSys.socketpair();
@@ -77,7 +78,12 @@ export class NamespacesIsolation implements Isolation {
     try {
       if (beforeRun) await beforeRun((s) => monitor.attach(s));
     } finally {
-      writeSync(control, `${JSON.stringify(request)}\n`);
+      try {
+        writeSync(control, `${JSON.stringify(request)}\n`);
+      } catch (err) {
+        // The command never started (the monitor could not set it up): its exit record says why, below.
+        if ((err as NodeJS.ErrnoException).code !== "EPIPE") throw err;
+      }
     }
     const messages = readMessages(control);
     let pid = 0;
@@ -98,6 +104,12 @@ export class NamespacesIsolation implements Isolation {
     const exit = await monitor.exited();
     throw new StartError(exit.error ?? `container init ended before the command started (exit ${exit.exitCode})`, exit.error ? exit.exitCode : 125);
   }
+}
+
+/** The ulimits for the monitor to set as host root (the init sets them again, which then needs nothing more). */
+function rlimitsOf(p: ProcessSpec): [number, bigint, bigint][] {
+  const big = (n: number) => (n < 0 ? RLIM_INFINITY : BigInt(n));
+  return p.rlimits.flatMap((r) => (RLIMIT[r.type] === undefined ? [] : [[RLIMIT[r.type]!, big(r.soft), big(r.hard)] as [number, bigint, bigint]]));
 }
 
 function readlinkOr(path: string): string {

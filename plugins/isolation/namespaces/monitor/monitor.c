@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -65,6 +66,8 @@ static const char *opt_dir, *opt_log, *opt_pidns;
 static const char *opt_userns, *opt_netns;  /* --userns, --netns: joined (as host root) before COMMAND runs */
 static const char *cgroup_join[16];         /* --cgroup-join: cgroup.procs files COMMAND is put in */
 static int n_cgroup_join;
+static struct { int resource; struct rlimit lim; } rlimits[16]; /* --rlimit: set before the user namespace */
+static int n_rlimits;
 static unsigned long long opt_max_size;
 static long opt_max_files = 1;
 static int opt_tty, opt_stdin, opt_stdin_once, opt_gate, opt_hold;
@@ -686,7 +689,7 @@ static void close_child_fds(void)
 /* ---------------------------------------------------------------- COMMAND */
 
 struct child_err {
-	int stage; /* 0 exec, 1 mount, 2 stdio, 3 cgroup, 4 netns, 5 userns, 6 clone */
+	int stage; /* 0 exec, 1 mount, 2 stdio, 3 cgroup, 4 netns, 5 userns, 6 clone, 7 rlimit */
 	int err;
 };
 
@@ -699,6 +702,10 @@ struct child_err {
  */
 static int join_userns(void)
 {
+	/* Raising a hard limit needs CAP_SYS_RESOURCE of the host's namespace: set them all while host root. */
+	for (int i = 0; i < n_rlimits; i++)
+		if (setrlimit(rlimits[i].resource, &rlimits[i].lim))
+			return 7;
 	for (int i = 0; i < n_cgroup_join; i++) {
 		int fd = open(cgroup_join[i], O_WRONLY | O_CLOEXEC);
 		if (fd < 0 || write(fd, "0", 1) != 1) {
@@ -887,8 +894,8 @@ static void start_command(void)
 			start_failed(code, "exec %s", cmd_argv[0], ce.err);
 		} else {
 			static const char *what[] = {"", "make the mount tree private%s", "set up stdio%s", "join the cgroup%s",
-						     "join the network namespace%s", "join the user namespace%s", "clone%s"};
-			start_failed(125, what[ce.stage > 0 && ce.stage < 7 ? ce.stage : 2], "", ce.err);
+						     "join the network namespace%s", "join the user namespace%s", "clone%s", "set the ulimits%s"};
+			start_failed(125, what[ce.stage > 0 && ce.stage < 8 ? ce.stage : 2], "", ce.err);
 		}
 		return;
 	}
@@ -1040,7 +1047,7 @@ static void usage(void)
 {
 	dprintf(2, "usage: berth-monitor --dir DIR [--log PATH [--log-max-size BYTES] [--log-max-files N]]\n"
 		   "         [--tty [--console-fd N]] [--stdin] [--stdin-once] [--clone-ns pid,mnt,uts,ipc,net,cgroup]\n"
-		   "         [--enter-pidns FILE] [--userns FILE [--netns FILE] [--cgroup-join FILE]...] [--pass-fd N]... [--gate] [--buffer-until-attach] -- COMMAND [ARG...]\n");
+		   "         [--enter-pidns FILE] [--userns FILE [--netns FILE] [--cgroup-join FILE]... [--rlimit RES:SOFT:HARD]...] [--pass-fd N]... [--gate] [--buffer-until-attach] -- COMMAND [ARG...]\n");
 	exit(125);
 }
 
@@ -1117,7 +1124,16 @@ static void parse_args(int argc, char **argv)
 				opt_userns = v;
 			else if (!strcmp(a, "--netns"))
 				opt_netns = v;
-			else if (!strcmp(a, "--cgroup-join")) {
+			else if (!strcmp(a, "--rlimit")) {
+				unsigned long long soft, hard;
+				int res;
+				if (n_rlimits == (int)(sizeof rlimits / sizeof rlimits[0]) || sscanf(v, "%d:%llu:%llu", &res, &soft, &hard) != 3)
+					die("--rlimit: RESOURCE:SOFT:HARD (numbers; at most 16)", 0);
+				rlimits[n_rlimits].resource = res;
+				rlimits[n_rlimits].lim.rlim_cur = (rlim_t)soft;
+				rlimits[n_rlimits].lim.rlim_max = (rlim_t)hard;
+				n_rlimits++;
+			} else if (!strcmp(a, "--cgroup-join")) {
 				if (n_cgroup_join == (int)(sizeof cgroup_join / sizeof cgroup_join[0]))
 					die("--cgroup-join: at most 16", 0);
 				cgroup_join[n_cgroup_join++] = v;
