@@ -4,7 +4,8 @@
 // docker CLI, and --userns=host. Each daemon remaps to a numeric uid:gid
 // given a private range in a throwaway /etc/subuid and /etc/subgid entry.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { shiftTree, unshifter } from "../plugins/storage/shift.ts";
 import { resolveRemap } from "../core/userns/remap.ts";
 import { berth, docker, importBusybox, leaks, makeRoot, processesMatching, removeRoot, REPO, stopDaemon, type TestRoot } from "./helpers/berth.ts";
 
@@ -148,6 +149,13 @@ describe("--userns-remap with overlay", () => {
     expect(existsSync(`${t.root}/userns`) ? readdirSync(`${t.root}/userns`) : []).toEqual([]); // pinned only while starting
   });
 
+  test("a command that cannot start fails as without remapping, and leaves nothing (the leak check after each test)", async () => {
+    const r = await berth(t, ["run", "--rm", "bb", "no-such-command"]);
+    expect(r.code).toBe(127);
+    expect(r.stderr).toContain('exec: "no-such-command": executable file not found in $PATH');
+    expect(readdirSync(`${t.root}/userns`)).toEqual([]);
+  });
+
   test("--userns=host opts a container out; another USER mode is refused", async () => {
     const id = (await berth(t, ["create", "--userns=host", "bb", "sh", "-c", "cat /proc/self/uid_map; touch /made"])).stdout.trim();
     const r = await berth(t, ["start", "-a", id]);
@@ -263,6 +271,34 @@ describe("--userns-remap with fuse-overlay", () => {
     expect(owner(`${t.root}/layers/fuse-overlay/rw/${id}/diff/made`)).toBe(`${BASE}:${BASE}`);
     expect((await berth(t, ["diff", id])).stdout.split("\n").filter((l) => l && !/^C \/(etc|dev|proc|sys)$/.test(l))).toEqual(["A /made"]);
     await berth(t, ["rm", id]);
+  });
+});
+
+describe("shifted copies (shift.ts)", () => {
+  test("ids move by the range's offset, set-id bits survive the chown, symlinks are chowned themselves; a new range re-shifts", () => {
+    const dir = mkdtempSync("/tmp/berth-tests/userns-shift-");
+    try {
+      const root = `${dir}/root`;
+      mkdirSync(`${root}/sub`, { recursive: true });
+      writeFileSync(`${root}/suid`, "x", { mode: 0o4755 });
+      chownSync(`${root}/suid`, 0, 0);
+      chmodSync(`${root}/suid`, 0o4755);
+      writeFileSync(`${root}/sub/f`, "y");
+      chownSync(`${root}/sub/f`, 1000, 50);
+      symlinkSync("suid", `${root}/link`);
+      const map = (host: number) => ({ userns: "", uids: [{ container: 0, host, size: 65536 }], gids: [{ container: 0, host, size: 65536 }] });
+      shiftTree(root, `${dir}/marker`, map(200000));
+      expect([owner(root), owner(`${root}/suid`), owner(`${root}/sub/f`)]).toEqual(["200000:200000", "200000:200000", "201000:200050"]);
+      expect(lstatSync(`${root}/link`).uid).toBe(200000);
+      expect(statSync(`${root}/suid`).mode & 0o7777).toBe(0o4755);
+      shiftTree(root, `${dir}/marker`, map(200000)); // once
+      expect(owner(`${root}/sub/f`)).toBe("201000:200050");
+      shiftTree(root, `${dir}/marker`, map(300000));
+      expect(owner(`${root}/sub/f`)).toBe("301000:300050");
+      expect(unshifter(`${dir}/marker`)!(301000n, 300050n)).toEqual([1000n, 50n]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
