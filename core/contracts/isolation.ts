@@ -116,8 +116,6 @@ export interface ExecTarget {
   pid: number;
   /** cgroup files to join, as for the container. */
   cgroupJoin: string[];
-  /** The container runs in a user namespace of its own, which the process enters first. */
-  userns?: boolean;
 }
 
 export interface Isolation {

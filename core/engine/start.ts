@@ -11,7 +11,7 @@ import { conflict, failedPrecondition, invalidArgument, notFound, notModified, S
 import { processStartTime } from "../proc.ts";
 import { createNetns, removeNetns } from "../sys/netns.ts";
 import { createNetnsIn } from "../userns/pin.ts";
-import { beginUserns, prepareForUserns, remapOf } from "./userns.ts";
+import { beginUserns, prepareForUserns, remapOf, type ContainerUserns } from "./userns.ts";
 import { libcSys } from "../sys/libc.ts";
 import { trace } from "../trace.ts";
 import { INIT_BINARY } from "../location.ts";
@@ -38,8 +38,9 @@ export async function startContainer(engine: Engine, rec: ContainerRecord): Prom
   trace("start: plugins");
   const undo: (() => unknown)[] = [];
   const remap = remapOf(engine, rec);
-  const userns = remap ? beginUserns(engine, id, remap) : undefined;
+  let userns: ContainerUserns | undefined;
   try {
+    if (remap) userns = beginUserns(engine, id, remap);
     const rootfs = await storage.mount(id, userns?.idmap);
     undo.push(() => storage.unmount(id));
 

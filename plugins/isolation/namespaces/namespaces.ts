@@ -35,7 +35,7 @@ export class NamespacesIsolation implements Isolation {
     const userns = `/proc/${target.pid}/ns/user`;
     const remapped = readlinkOr(userns) !== readlinkOr("/proc/self/ns/user");
     const ns = { enterPidns: `/proc/${target.pid}/ns/pid`, ...(remapped ? { userns, cgroupJoin: target.cgroupJoin, rlimits: rlimitsOf(process) } : {}) };
-    const t = remapped ? { ...target, cgroupJoin: [], userns: true } : target;
+    const t = remapped ? { ...target, cgroupJoin: [] } : target;
     return this.run({ mode: "exec", target: t, process, capLastCap: this.capLastCap }, io, ns, beforeRun);
   }
 
