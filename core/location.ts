@@ -36,3 +36,5 @@ export const DAEMON_SCRIPT = BUNDLED ? `${dirname(bundleDir)}/daemon/main.js` : 
 export const INIT_BINARY = BUNDLED ? `${dirname(bundleDir)}/berth-init` : `${BERTH_HOME}/.build/berth-init`;
 /** The monitor binary, built by bin/build next to the bundle (or in .build for the sources). */
 export const MONITOR_BINARY = BUNDLED ? `${dirname(bundleDir)}/berth-monitor` : `${BERTH_HOME}/.build/berth-monitor`;
+/** Pins user namespaces and makes idmapped mounts for --userns-remap; built by bin/build. */
+export const USERNS_HELPER = BUNDLED ? `${dirname(bundleDir)}/berth-userns` : `${BERTH_HOME}/.build/berth-userns`;

@@ -43,7 +43,7 @@ function startDaemon(global: ParsedFlags, root: string) {
   mkdirSync(root, { recursive: true, mode: 0o711 });
   const log = openSync(`${root}/berthd.log`, "a");
   const args = ["--root", root];
-  for (const f of ["storage-driver", "cgroup-driver", "cgroup-parent"]) {
+  for (const f of ["storage-driver", "cgroup-driver", "cgroup-parent", "userns-remap"]) {
     const v = global.string(f);
     if (v !== undefined) args.push(`--${f}`, v);
   }

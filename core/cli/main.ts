@@ -77,6 +77,7 @@ export const GLOBAL_FLAGS: FlagDef[] = [
   { name: "cgroup-parent", kind: "string", valueName: "name", help: "Parent cgroup of containers, for a daemon berth starts (default \"berth\")" },
   { name: "insecure-registry", kind: "list", valueName: "host:port", help: "A registry reached over plain HTTP, for a daemon berth starts (localhost always is)" },
   { name: "registry-mirror", kind: "list", valueName: "url", help: "A mirror of Docker Hub, for a daemon berth starts" },
+  { name: "userns-remap", kind: "string", valueName: "user", help: "User namespace remapping of a daemon berth starts (default, USER[:GROUP] or UID[:GID])" },
   { name: "version", short: "v", kind: "bool", help: "Print version information and quit" },
 ];
 

@@ -13,6 +13,7 @@ import { isIgnored, parseDockerignore, type IgnoreRules } from "../build/dockeri
 import type { Engine } from "../engine/engine.ts";
 import type { ContainerRecord } from "../engine/types.ts";
 import { containerRoot, syncRemove, syncWrite } from "../engine/sync.ts";
+import { containerIds } from "../engine/userns.ts";
 import { resolveInRoot } from "../paths.ts";
 import { applyPlan, waitHealthy, type ApplyContext } from "./apply.ts";
 import type { Backend } from "./backend.ts";
@@ -220,7 +221,7 @@ export class ProjectWatch {
     for (const c of containers) {
       const root = containerRoot(c.State.Pid);
       if (removes.length) await syncRemove(root, removes);
-      if (writes.length) await syncWrite(root, writes, ownerOf(c, root));
+      if (writes.length) await syncWrite(root, writes, hostOwner(this.engine, c, ownerOf(c, root)));
     }
     return { containers: containers.length, removed: removes.length };
   }
@@ -235,7 +236,7 @@ export class ProjectWatch {
       const writes = filteredTree(rule.path, filter).map((source) => ({ source, target: targetOf(rule, source) }));
       for (const c of containers) {
         const root = containerRoot(c.State.Pid);
-        await syncWrite(root, writes, ownerOf(c, root));
+        await syncWrite(root, writes, hostOwner(this.engine, c, ownerOf(c, root)));
       }
     }
     if (containers.length) this.note(service, `${why}: ${rules.map((r) => `${relative(this.project.workingDir, r.path) || r.path} -> ${r.target}`).join(", ")} in ${ms(t0)}`);
@@ -410,6 +411,14 @@ export function changeFilter(service: Service, rule: WatchRule): (path: string, 
     }
     return true;
   };
+}
+
+/** A remapped container's ids as the host stores them (--userns-remap). */
+function hostOwner(engine: Engine, c: ContainerRecord, o: { uid: number; gid: number }): { uid: number; gid: number } {
+  const ids = containerIds(engine, c);
+  if (!ids) return o;
+  const [uid, gid] = ids.toHost(o.uid, o.gid);
+  return { uid, gid };
 }
 
 /** The owner of what is synced: the container's user (names from its own /etc/passwd), else root. */

@@ -56,6 +56,12 @@ export interface SandboxSpec {
    * anything else; it then enters a private cgroup namespace.
    */
   cgroupJoin: string[];
+  /**
+   * A file pinning the user namespace to run in (--userns-remap): the
+   * container's other namespaces are made inside it, the network namespace
+   * and the cgroup are joined before it is entered.
+   */
+  userns?: string;
   process: ProcessSpec;
 }
 

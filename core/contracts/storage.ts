@@ -18,6 +18,14 @@ export interface Change {
   Kind: 0 | 1 | 2;
 }
 
+/** The ids of a remapped container (--userns-remap). */
+export interface IdMapping {
+  /** A file pinning the container's user namespace (for idmapped mounts). */
+  userns: string;
+  uids: import("../userns/remap.ts").IdRange[];
+  gids: import("../userns/remap.ts").IdRange[];
+}
+
 export interface StorageDriver {
   /** Is the layer with this chain ID unpacked for this driver? */
   hasLayer(chainId: string): boolean;
@@ -32,8 +40,12 @@ export interface StorageDriver {
   layers(): string[];
   /** Create the writable layer of container `id` on top of image layer `parent`. */
   createWritable(id: string, parent: string | null): Promise<void>;
-  /** Mount the container's root filesystem; returns its host path. Idempotent. */
-  mount(id: string): Promise<string>;
+  /**
+   * Mount the container's root filesystem; returns its host path. Idempotent.
+   * With `idmap` (a remapped container), files show the ids of its user
+   * namespace: the image's root-owned files belong to the remapped root.
+   */
+  mount(id: string, idmap?: IdMapping): Promise<string>;
   /** Unmount it. Idempotent. */
   unmount(id: string): Promise<void>;
   /** Remove the writable layer (unmounting first). Removing a missing one succeeds. */

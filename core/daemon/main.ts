@@ -10,6 +10,8 @@ import { helpText, parseArgs, UsageError, type FlagDef } from "../cli/args.ts";
 import { DEFAULT_ROOT, defaultSocket, Engine } from "../engine/engine.ts";
 import { initNetworks, sweepNetworks, takeDownNetworks } from "../engine/networks.ts";
 import { recover } from "../engine/recover.ts";
+import { initUserns } from "../engine/userns.ts";
+import { resolveRemap } from "../userns/remap.ts";
 import { BerthError } from "../errors.ts";
 import { libcSys } from "../sys/libc.ts";
 import { trace } from "../trace.ts";
@@ -24,6 +26,7 @@ const FLAGS: FlagDef[] = [
   { name: "cgroup-parent", kind: "string", valueName: "name", default: "berth", help: "Parent cgroup of containers" },
   { name: "insecure-registry", kind: "list", valueName: "host:port", help: "A registry reached over plain HTTP (localhost always is)" },
   { name: "registry-mirror", kind: "list", valueName: "url", help: "A mirror of Docker Hub, tried before it (http://host:port)" },
+  { name: "userns-remap", kind: "string", valueName: "user", help: "Run containers in user namespaces, root mapped to the subordinate ids of: default (the user berthremap, added if missing), USER[:GROUP] or UID[:GID]" },
 ];
 
 function fail(message: string): never {
@@ -48,6 +51,8 @@ async function main() {
   const socket = (flags.string("host") ?? `unix://${defaultSocket(root)}`).replace(/^unix:\/\//, "");
   if (socket.startsWith("tcp:")) fail("only unix sockets are supported (-H unix:///path)");
   mkdirSync(root, { recursive: true, mode: 0o711 });
+  const remapFlag = flags.string("userns-remap");
+  const userns = remapFlag === undefined ? undefined : resolveRemap(remapFlag);
 
   // One daemon per root: the lock is held for the daemon's whole life.
   const lockFd = openSync(`${root}/berthd.lock`, "w", 0o600);
@@ -63,11 +68,13 @@ async function main() {
     socket,
     insecureRegistries: flags.list("insecure-registry"),
     registryMirrors: flags.list("registry-mirror"),
+    userns,
   });
   // Refuse to start with a plugin that cannot run, rather than fail at the first container.
   await Promise.all([engine.plugin("isolation"), engine.plugin("limits"), engine.storage(), engine.plugin("volume")]);
   await initNetworks(engine);
   await recover(engine);
+  initUserns(engine);
   await sweepNetworks(engine);
   await engine.discovery.networksChanged();
   trace("berthd: recovered");

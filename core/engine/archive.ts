@@ -19,6 +19,7 @@ import { closeSync, constants, lstatSync, openSync, readlinkSync, type BigIntSta
 import { posix } from "node:path";
 import { errnoCode, invalidArgument, notFound } from "../errors.ts";
 import { applyLayer, type ApplyResult } from "../images/apply.ts";
+import type { IdsMap } from "../userns/remap.ts";
 import { tarDirectory } from "../images/tar-writer.ts";
 import type { Sys } from "../sys/index.ts";
 import { libcSys } from "../sys/libc.ts";
@@ -46,6 +47,8 @@ export interface PutArchiveOptions {
   sys: Sys;
   /** The container's name, for error messages. */
   container?: string;
+  /** A remapped container's host ids of its own (root is then its remapped root). */
+  ids?: IdsMap;
 }
 
 // Go's os.FileMode bits.
@@ -279,7 +282,7 @@ const portableXattr = (name: string) => !name.startsWith("trusted.overlay.");
  * path ends in "/" or "/.". Errors (NotFound) come with the first chunk;
  * nothing is opened before the stream is read.
  */
-export async function* getArchive(root: string, path: string, sys: Sys = libcSys, container?: string): AsyncGenerator<Uint8Array, void, undefined> {
+export async function* getArchive(root: string, path: string, sys: Sys = libcSys, container?: string, ids?: IdsMap): AsyncGenerator<Uint8Array, void, undefined> {
   const walk = new RootWalk(root);
   try {
     const { abs, hostPath } = locate(walk, path, container);
@@ -290,6 +293,7 @@ export async function* getArchive(root: string, path: string, sys: Sys = libcSys
       sys,
       rename: (rel) => (rel === "" ? rebase : `${rebase}/${rel}`),
       xattrs: portableXattr,
+      ids,
     });
   } finally {
     walk.close();
@@ -324,7 +328,8 @@ export async function putArchive(root: string, path: string, tar: AsyncIterable<
     whiteouts: "none",
     sys: opts.sys,
     into,
-    owner: opts.copyUIDGID ? undefined : { uid: 0, gid: 0 },
+    owner: opts.copyUIDGID ? undefined : opts.ids ? { uid: opts.ids(0, 0)[0], gid: opts.ids(0, 0)[1] } : { uid: 0, gid: 0 },
+    ids: opts.ids,
     noOverwriteDirNonDir: opts.noOverwriteDirNonDir,
     // A running container is frozen meanwhile, but another one may share its volumes.
     confine: true,
@@ -337,6 +342,6 @@ export async function putArchive(root: string, path: string, tar: AsyncIterable<
  * Give the mounted rootfs: what is mounted over it (volumes, /proc, /dev)
  * is not berth's to export, and a mounted rootfs has none of it.
  */
-export function exportRootfs(root: string, sys: Sys): AsyncGenerator<Uint8Array, void, undefined> {
-  return tarDirectory(`${root.replace(/\/+$/, "")}/.`, { sys, xattrs: portableXattr });
+export function exportRootfs(root: string, sys: Sys, ids?: IdsMap): AsyncGenerator<Uint8Array, void, undefined> {
+  return tarDirectory(`${root.replace(/\/+$/, "")}/.`, { sys, xattrs: portableXattr, ids });
 }

@@ -197,15 +197,19 @@ export function overlayChanges(upperDir: string, lowerDirs: string[], sys: Sys =
 }
 
 /** moby's statDifferent, and the symlink's target. */
-function differs(a: BigIntStats, b: BigIntStats, aPath: string, bPath: string): boolean {
-  if (a.mode !== b.mode || a.uid !== b.uid || a.gid !== b.gid || a.rdev !== b.rdev) return true;
+function differs(a: BigIntStats, b: BigIntStats, aPath: string, bPath: string, ids: IdsOf = (u, g) => [u, g]): boolean {
+  const [uid, gid] = ids(a.uid, a.gid);
+  if (a.mode !== b.mode || uid !== b.uid || gid !== b.gid || a.rdev !== b.rdev) return true;
   if (isDir(a)) return false; // a directory's size and mtime say nothing (moby#9874)
   if (!sameFsTime(a.mtimeNs, b.mtimeNs) || a.size !== b.size) return true;
   return (Number(a.mode) & S_IFMT) === S_IFLNK && readlinkSync(aPath) !== readlinkSync(bPath);
 }
 
+/** The image's ids of a file of the container's tree (a shifted copy's are the remapped ones). */
+export type IdsOf = (uid: bigint, gid: bigint) => [bigint, bigint];
+
 /** The changes between a container's full tree and its image's (the vfs driver). */
-export function naiveChanges(rwRoot: string, imageRoot: string, sys: Sys = libcSys): Change[] {
+export function naiveChanges(rwRoot: string, imageRoot: string, sys: Sys = libcSys, ids?: IdsOf): Change[] {
   const changes: Change[] = [];
   /** All extended attributes, as one comparable string. */
   const xattrs = (p: string) => {
@@ -235,7 +239,7 @@ export function naiveChanges(rwRoot: string, imageRoot: string, sys: Sys = libcS
       const old = oldNames.has(name) ? lstat(`${oldHost}/${name}`) : null;
       oldNames.delete(name);
       let childAdded = false;
-      if (old && (differs(cst, old, `${newHost}/${name}`, `${oldHost}/${name}`) || xattrs(`${newHost}/${name}`) !== xattrs(`${oldHost}/${name}`))) {
+      if (old && (differs(cst, old, `${newHost}/${name}`, `${oldHost}/${name}`, ids) || xattrs(`${newHost}/${name}`) !== xattrs(`${oldHost}/${name}`))) {
         changes.push({ Path: child, Kind: ChangeKind.Modified });
         childAdded = true;
       }

@@ -12,6 +12,7 @@ import { libcSys } from "../sys/libc.ts";
 import type { Engine } from "./engine.ts";
 import type { ImageStore } from "../images/store.ts";
 import type { ContainerConfig, ContainerRecord, ImageConfig, ImageRecord } from "./types.ts";
+import { containerIds } from "./userns.ts";
 
 export interface CommitOptions {
   repo?: string;
@@ -76,7 +77,7 @@ export async function containerLayer(engine: Engine, rec: ContainerRecord): Prom
       });
     async function* layer() {
       for await (const chunk of writeTar(whiteouts)) if (chunk !== TAR_END) yield chunk;
-      yield* tarDirectory(root, { sys: libcSys, rename: (rel) => (keep.has(rel) ? rel : null) });
+      yield* tarDirectory(root, { sys: libcSys, rename: (rel) => (keep.has(rel) ? rel : null), ids: containerIds(engine, rec)?.toContainer });
     }
     return (await images.blobs.ingest(layer())).digest;
   } finally {

@@ -9,6 +9,7 @@ import { parseBinds, parseTmpfs } from "./mounts.ts";
 import { randomName } from "./names.ts";
 import { newState, type ContainerConfig, type ContainerRecord, type CreateRequest, type EndpointSettings, type HostConfig, type MountPoint, type NetworkRecord } from "./types.ts";
 import { createAnonymousVolume, ensureVolume } from "./volumes.ts";
+import { checkUsernsMode, chownCreated } from "./userns.ts";
 import { findNetwork, initialEndpoints, PREDEFINED, resolveNetworkMode } from "./networks.ts";
 
 const NAME = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
@@ -26,6 +27,7 @@ export async function createContainer(engine: Engine, req: CreateRequest, name?:
   // An unknown network or container is refused now, as Docker does.
   const { mode: networkMode, network } = resolveContainerNetwork(engine, host.NetworkMode);
   checkRestartPolicy(host);
+  checkUsernsMode(engine, host as HostConfig & Record<string, unknown>);
   checkSupported(host as HostConfig & Record<string, unknown>);
   const logConfig = checkLogConfig(host);
 
@@ -154,7 +156,7 @@ function planMounts(host: HostConfig, config: ContainerConfig): MountPoint[] {
 async function materializeVolumes(engine: Engine, rec: ContainerRecord) {
   for (const m of rec.Mounts) {
     // -v makes a missing host directory, as Docker does (--mount refused it above).
-    if (m.Type === "bind" && !existsSync(m.Source)) mkdirSync(m.Source, { recursive: true });
+    if (m.Type === "bind" && !existsSync(m.Source)) chownCreated(engine, rec, mkdirSync(m.Source, { recursive: true }), m.Source);
     if (m.Type !== "volume") continue;
     const v = m.Name ? await ensureVolume(engine, m.Name) : await createAnonymousVolume(engine);
     m.Name = v.Name;
@@ -174,7 +176,6 @@ function checkSupported(host: HostConfig & Record<string, unknown>) {
     ["Privileged", "--privileged"],
     ["SecurityOpt", "--security-opt"],
     ["Devices", "--device"],
-    ["UsernsMode", "--userns"],
     ["PidMode", "--pid"],
     ["IpcMode", "--ipc"],
   ];

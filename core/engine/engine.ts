@@ -37,6 +37,8 @@ export interface EngineOptions {
   insecureRegistries?: string[];
   /** Mirrors of Docker Hub, tried in order before it. */
   registryMirrors?: string[];
+  /** --userns-remap: containers run in user namespaces with these ids (see core/userns/remap.ts). */
+  userns?: import("../userns/remap.ts").Remap;
 }
 
 /** Per kind, the names tried in order when none is given. */

@@ -10,6 +10,8 @@ import type { Resources } from "../contracts/limits.ts";
 import { conflict, failedPrecondition, invalidArgument, notFound, notModified, StartError } from "../errors.ts";
 import { processStartTime } from "../proc.ts";
 import { createNetns, removeNetns } from "../sys/netns.ts";
+import { createNetnsIn } from "../userns/pin.ts";
+import { beginUserns, prepareForUserns, remapOf, type ContainerUserns } from "./userns.ts";
 import { libcSys } from "../sys/libc.ts";
 import { trace } from "../trace.ts";
 import { INIT_BINARY } from "../location.ts";
@@ -35,11 +37,14 @@ export async function startContainer(engine: Engine, rec: ContainerRecord): Prom
   const [limits, isolation] = await Promise.all([engine.plugin("limits"), engine.plugin("isolation")]);
   trace("start: plugins");
   const undo: (() => unknown)[] = [];
+  const remap = remapOf(engine, rec);
+  let userns: ContainerUserns | undefined;
   try {
-    const rootfs = await storage.mount(id);
+    if (remap) userns = beginUserns(engine, id, remap);
+    const rootfs = await storage.mount(id, userns?.idmap);
     undo.push(() => storage.unmount(id));
 
-    const net = await startNetwork(engine, rec, undo);
+    const net = await startNetwork(engine, rec, undo, userns?.idmap.userns);
     const etcMounts = net.shareFrom ? sharedEtcFiles(engine, net.shareFrom) : writeEtcFiles(engine, rec, net);
     const hostname = net.hostname;
     const netnsPath = net.netnsPath;
@@ -51,6 +56,10 @@ export async function startContainer(engine: Engine, rec: ContainerRecord): Prom
     trace("start: prepared");
 
     const spec = sandboxSpec(rec, rootfs, hostname, netnsPath, etcMounts, volumeMounts, cgroup);
+    if (userns && remap) {
+      spec.userns = userns.idmap.userns;
+      prepareForUserns(engine, spec, remap);
+    }
     const stateDir = engine.monitorDir(id);
     rmSync(stateDir, { recursive: true, force: true });
     const log = logLimits(rec.HostConfig.LogConfig?.Config ?? {});
@@ -92,6 +101,8 @@ export async function startContainer(engine: Engine, rec: ContainerRecord): Prom
     if (err instanceof StartError) rec.State.ExitCode = err.exitCode;
     engine.save(rec);
     throw err;
+  } finally {
+    userns?.release();
   }
 }
 
@@ -170,7 +181,7 @@ interface StartedNetwork {
  * or a namespace of its own connected to its networks. What it sets up is
  * pushed on `undo`.
  */
-async function startNetwork(engine: Engine, rec: ContainerRecord, undo: (() => unknown)[]): Promise<StartedNetwork> {
+async function startNetwork(engine: Engine, rec: ContainerRecord, undo: (() => unknown)[], userns?: string): Promise<StartedNetwork> {
   const mode = rec.HostConfig.NetworkMode ?? "none";
   if (mode.startsWith("container:")) {
     const other = engine.container(mode.slice("container:".length));
@@ -194,7 +205,9 @@ async function startNetwork(engine: Engine, rec: ContainerRecord, undo: (() => u
     return { hostname: hostHostname(), useHostFiles: true, hostsEntries: [] };
   }
   const netnsPath = engine.netnsPath(rec.Id);
-  createNetns(libcSys, netnsPath);
+  // A remapped container's namespace is owned by its user namespace (so its root may mount sysfs).
+  if (userns) createNetnsIn(libcSys, userns, netnsPath);
+  else createNetns(libcSys, netnsPath);
   undo.push(() => removeNetns(libcSys, netnsPath));
   const hostsEntries = await attachEndpoints(engine, rec, netnsPath);
   undo.push(() => detachEndpoints(engine, rec, netnsPath, true)); // the namespace goes next

@@ -70,6 +70,8 @@ export interface HostConfig {
   Tmpfs?: Record<string, string>;
   ReadonlyRootfs?: boolean;
   NetworkMode?: string;
+  /** "" or "private": the daemon's --userns-remap, if on; "host": none. */
+  UsernsMode?: string;
   AutoRemove?: boolean;
   Memory?: number;
   MemorySwap?: number;

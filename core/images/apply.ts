@@ -53,6 +53,8 @@ export interface ApplyOptions {
   into?: string;
   /** Give everything this owner instead of the archive's (Docker's ChownOpts). */
   owner?: { uid: number; gid: number };
+  /** Without `owner`: the host owners of the archive's (a remapped container's ids shifted). */
+  ids?: (uid: number, gid: number) => [number, number];
   /** Refuse to replace a directory by a non-directory or the reverse (Docker's NoOverwriteDirNonDir): a Conflict error. */
   noOverwriteDirNonDir?: boolean;
   /**
@@ -217,11 +219,11 @@ class Applier {
   }
 
   private uid(e: TarEntry) {
-    return this.opts.owner?.uid ?? e.uid;
+    return this.opts.owner?.uid ?? (this.opts.ids ? this.opts.ids(e.uid, e.gid)[0] : e.uid);
   }
 
   private gid(e: TarEntry) {
-    return this.opts.owner?.gid ?? e.gid;
+    return this.opts.owner?.gid ?? (this.opts.ids ? this.opts.ids(e.uid, e.gid)[1] : e.gid);
   }
 
   /** The destination as Docker names it in its NoOverwriteDirNonDir errors. */

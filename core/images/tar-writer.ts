@@ -273,6 +273,8 @@ export interface TarDirectoryOptions {
   xattrs?: (name: string) => boolean;
   /** Told about what could not be archived as it is (sockets, files that changed while read, ...). */
   onWarning?: (message: string) => void;
+  /** The owners to record for the files' (a remapped container's files as its root sees them). */
+  ids?: (uid: number, gid: number) => [number, number];
 }
 
 const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK, O_NOCTTY } = constants;
@@ -401,13 +403,11 @@ function* walkTar(start: string, opts: TarDirectoryOptions): Generator<Uint8Arra
     return out.length ? out : undefined;
   }
 
-  const headerOf = (st: BigIntStats, name: string): Omit<TarHeader, "type"> => ({
-    name,
-    mode: Number(st.mode) & 0o7777,
-    uid: Number(st.uid),
-    gid: Number(st.gid),
-    mtime: seconds(st.mtimeNs),
-  });
+  const ids = opts.ids ?? ((u: number, g: number) => [u, g] as [number, number]);
+  const headerOf = (st: BigIntStats, name: string): Omit<TarHeader, "type"> => {
+    const [uid, gid] = ids(Number(st.uid), Number(st.gid));
+    return { name, mode: Number(st.mode) & 0o7777, uid, gid, mtime: seconds(st.mtimeNs) };
+  };
 
   /** The archive name of `rel`; null: leave the entry out. */
   const nameOf = (rel: string) => {

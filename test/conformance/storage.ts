@@ -8,6 +8,7 @@ import {
 import type { StorageDriver, TarStream } from "../../core/contracts/storage.ts";
 import { parseMountinfo } from "../../core/host.ts";
 import { libcSys } from "../../core/sys/libc.ts";
+import { pinUserns, unpinUserns } from "../../core/userns/pin.ts";
 
 /** A layer tar made by GNU tar from a directory tree, streamed. */
 function tarOf(dir: string): TarStream {
@@ -216,6 +217,27 @@ export function storageConformance(name: string, make: (root: string) => Promise
       expect(await d.changes("c-from-commit")).toEqual([]);
       for (const id of ["c-diff", "c-from-commit"]) await d.removeWritable(id);
       await d.removeLayer(L3);
+    });
+
+    test("with an id map (--userns-remap) the image's owners show shifted; the image's layers and other containers are as they were", async () => {
+      const pin = `${root}/userns-pin`;
+      const ranges = [{ container: 0, host: 700000, size: 65536 }];
+      pinUserns(libcSys, pin, { user: "t", group: "t", uids: ranges, gids: ranges });
+      try {
+        await d.createWritable("c-idmap", L2);
+        const r = await d.mount("c-idmap", { userns: pin, uids: ranges, gids: ranges });
+        const owned = statSync(`${r}/owned`);
+        expect([owned.uid, owned.gid, owned.mode & 0o777]).toEqual([701234, 705678, 0o640]);
+        expect([statSync(r).uid, statSync(`${r}/etc/config`).uid]).toEqual([700000, 700000]);
+        expect(statSync(`${r}/suid`).mode & 0o7777).toBe(0o4755);
+        expect(readFileSync(`${r}/etc/keep`, "utf8")).toBe("keep\n");
+        expect(await d.mount("c-idmap", { userns: pin, uids: ranges, gids: ranges })).toBe(r);
+        await d.createWritable("c-plain", L2);
+        expect(statSync(`${await d.mount("c-plain")}/owned`).uid).toBe(1234);
+        for (const id of ["c-idmap", "c-plain"]) await d.removeWritable(id);
+      } finally {
+        unpinUserns(libcSys, pin);
+      }
     });
 
     test("mount and unmount are idempotent; removal leaves no mount and no directory", async () => {

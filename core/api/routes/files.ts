@@ -8,6 +8,7 @@ import { withoutEngineFiles } from "../../engine/changes.ts";
 import { libcSys } from "../../sys/libc.ts";
 import { json, type Ctx } from "../server.ts";
 import { flag, writeChunk } from "./util.ts";
+import { containerIds } from "../../engine/userns.ts";
 
 /** Run `fn` on the container's root filesystem as the host sees it. */
 async function withRoot<T>(ctx: Ctx, c: ContainerRecord, fn: (root: string) => Promise<T>): Promise<T> {
@@ -43,7 +44,7 @@ export async function archiveGet(ctx: Ctx, c: ContainerRecord) {
     const path = pathOf(ctx);
     const stat = statPath(root, path, c.Name.slice(1));
     ctx.res.writeHead(200, { "X-Docker-Container-Path-Stat": statHeader(stat), "Content-Type": "application/x-tar" });
-    for await (const chunk of getArchive(root, path, libcSys, c.Name.slice(1))) {
+    for await (const chunk of getArchive(root, path, libcSys, c.Name.slice(1), containerIds(ctx.engine, c)?.toContainer)) {
       if (!(await writeChunk(ctx.res, chunk))) return;
     }
     ctx.res.end();
@@ -60,7 +61,7 @@ export async function archivePut(ctx: Ctx, c: ContainerRecord) {
   if (running) await limits.freeze(c.Id);
   try {
     await withRoot(ctx, c, (root) =>
-      putArchive(root, pathOf(ctx), ctx.stream(), { noOverwriteDirNonDir: flag(ctx, "noOverwriteDirNonDir"), copyUIDGID: flag(ctx, "copyUIDGID"), sys: libcSys, container: c.Name.slice(1) }),
+      putArchive(root, pathOf(ctx), ctx.stream(), { noOverwriteDirNonDir: flag(ctx, "noOverwriteDirNonDir"), copyUIDGID: flag(ctx, "copyUIDGID"), sys: libcSys, container: c.Name.slice(1), ids: containerIds(ctx.engine, c)?.toHost }),
     );
   } finally {
     if (running) await limits.thaw(c.Id);
@@ -75,7 +76,7 @@ export async function exportContainer(ctx: Ctx, c: ContainerRecord) {
     const root = await storage.mount(c.Id);
     try {
       ctx.res.writeHead(200, { "Content-Type": "application/x-tar" });
-      for await (const chunk of exportRootfs(root, libcSys)) {
+      for await (const chunk of exportRootfs(root, libcSys, containerIds(ctx.engine, c)?.toContainer)) {
         if (!(await writeChunk(ctx.res, chunk))) return;
       }
       ctx.res.end();

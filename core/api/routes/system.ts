@@ -3,6 +3,7 @@
 import { cpus, hostname, totalmem } from "node:os";
 import { readFileSync } from "node:fs";
 import pkg from "../../../package.json" with { type: "json" };
+import { describeRanges, type Remap } from "../../userns/remap.ts";
 import { matchEvent, type DockerEvent } from "../../engine/events.ts";
 import { dirSize, volumeUsers } from "../../engine/volumes.ts";
 import { API_VERSION, json, MIN_API_VERSION, type Ctx, type Router } from "../server.ts";
@@ -115,12 +116,13 @@ async function info(ctx: Ctx) {
     ContainerdCommit: { ID: "", Expected: "" },
     RuncCommit: { ID: "", Expected: "" },
     InitCommit: { ID: "", Expected: "" },
-    SecurityOptions: [],
+    SecurityOptions: [...(e.options.userns ? ["name=userns"] : [])],
     Warnings: cgroups ? [] : ["WARNING: No cgroups: the none cgroup driver applies no memory, CPU, pids or I/O limit"],
     // berth's own: every plugin, whether it can run here, and why not.
     BerthCgroupDriver: e.pluginName("limits"),
     BerthCgroupMode: e.host.cgroupMode,
     BerthSocket: e.options.socket ?? "",
+    BerthUsernsRemap: e.options.userns ? usernsInfo(e.options.userns) : null,
     BerthPlugins: plugins.map((p) => ({ Kind: p.kind, Name: p.name, Available: p.available, Default: p.isDefault, Reason: p.reason ?? "", Description: p.description })),
   });
 }
@@ -133,6 +135,11 @@ function driverStatus(e: Engine): [string, string][] {
   for (const c of e.list()) if (c.Driver !== current) others.set(c.Driver, (others.get(c.Driver) ?? 0) + 1);
   for (const [driver, n] of others) out.push([`Containers on ${driver}`, String(n)]);
   return out;
+}
+
+/** --userns-remap as `berth info` shows it: whose ids, and the host ranges ("100000:65536"). */
+function usernsInfo(r: Remap) {
+  return { User: r.user, Group: r.group, Uids: describeRanges(r.uids), Gids: describeRanges(r.gids) };
 }
 
 function osName(): string {

@@ -26,6 +26,8 @@ interface Info {
   DockerRootDir: string;
   LoggingDriver: string;
   BerthSocket: string;
+  SecurityOptions?: string[];
+  BerthUsernsRemap?: { User: string; Group: string; Uids: string; Gids: string } | null;
   BerthPlugins: { Kind: string; Name: string; Available: boolean; Default: boolean; Reason: string }[];
 }
 
@@ -53,6 +55,8 @@ export const command: CommandDef = {
       `Logging Driver: ${i.LoggingDriver}`,
       `Cgroup Driver: ${i.BerthCgroupDriver}`,
       `Cgroup Version: ${i.CgroupVersion} (host: ${i.BerthCgroupMode})`,
+      ...(i.SecurityOptions?.length ? ["Security Options:", ...i.SecurityOptions.map((o) => `  ${o.replace(/^name=/, "")}`)] : []),
+      ...(i.BerthUsernsRemap ? [`Userns Remap: ${i.BerthUsernsRemap.User}:${i.BerthUsernsRemap.Group} (uids ${i.BerthUsernsRemap.Uids}, gids ${i.BerthUsernsRemap.Gids})`] : []),
       `Kernel Version: ${i.KernelVersion}`,
       `Operating System: ${i.OperatingSystem}`,
       `CPUs: ${i.NCPU}`,

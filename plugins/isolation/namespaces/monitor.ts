@@ -44,6 +44,16 @@ export interface MonitorOptions {
   cloneNs?: Namespace[];
   /** A pid namespace file (/proc/PID/ns/pid) the command is born into (exec sessions). */
   enterPidns?: string;
+  /**
+   * A user namespace file the command runs in as root: a new container's
+   * namespaces are made inside it; `netns` and `cgroupJoin` (cgroup.procs
+   * files) are joined before it, while the command is still host root.
+   */
+  userns?: string;
+  netns?: string;
+  cgroupJoin?: string[];
+  /** With `userns`: [resource number, soft, hard] set before it is entered (raising a hard limit needs the host's root). */
+  rlimits?: [number, bigint, bigint][];
   /** fds of this process that the command gets as its fds 3, 4, ... */
   passFds?: number[];
   /** Wait for start() before running the command. */
@@ -92,6 +102,12 @@ export function monitorArgs(command: string[], opts: MonitorOptions): string[] {
   if (opts.stdinOnce) args.push("--stdin-once");
   if (opts.cloneNs?.length) args.push("--clone-ns", opts.cloneNs.join(","));
   if (opts.enterPidns) args.push("--enter-pidns", opts.enterPidns);
+  if (opts.userns) {
+    args.push("--userns", opts.userns);
+    if (opts.netns) args.push("--netns", opts.netns);
+    for (const f of opts.cgroupJoin ?? []) args.push("--cgroup-join", f);
+    for (const [r, soft, hard] of opts.rlimits ?? []) args.push("--rlimit", `${r}:${soft}:${hard}`);
+  }
   (opts.passFds ?? []).forEach((_, i) => args.push("--pass-fd", String(3 + i)));
   if (opts.gate) args.push("--gate");
   if (opts.bufferUntilAttach) args.push("--buffer-until-attach");

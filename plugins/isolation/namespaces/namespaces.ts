@@ -5,11 +5,12 @@
 // the log and records the exit. Inside, init.ts (Bun) sets the process up
 // and execve's the command. The engine talks to init.ts over a socketpair
 // (fd 3 there): what to run goes in, its pid and "exec" or an error come out.
-import { closeSync, writeSync } from "node:fs";
+import { closeSync, readlinkSync, writeSync } from "node:fs";
 import type { ExecTarget, ExitStatus, Isolation, IoSpec, ProcessSpec, SandboxSpec, Supervised } from "../../../core/contracts/isolation.ts";
 import { StartError } from "../../../core/errors.ts";
 import { INIT_SCRIPT, MONITOR_BINARY } from "../../../core/location.ts";
 import { libcSys } from "../../../core/sys/libc.ts";
+import { RLIMIT, RLIM_INFINITY } from "../../../core/sys/index.ts";
 import type { InitRequest } from "./init.ts";
 import { CONSOLE_FD } from "./fds.ts";
 import { Monitor, readExit, readPid, spawnMonitor, type ExitRecord, type MonitorOptions } from "./monitor.ts";
@@ -24,11 +25,18 @@ export class NamespacesIsolation implements Isolation {
   ) {}
 
   start(spec: SandboxSpec, io: IoSpec, beforeRun?: (attach: Supervised["attach"]) => Promise<void>): Promise<Supervised> {
-    return this.run({ mode: "run", spec, capLastCap: this.capLastCap }, io, { cloneNs: ["pid", "mnt", "uts", "ipc"] }, beforeRun);
+    // In a user namespace the monitor joins the network namespace and the cgroup (host objects) for the init.
+    const userns = spec.userns ? { userns: spec.userns, netns: spec.netnsPath, cgroupJoin: spec.cgroupJoin, rlimits: rlimitsOf(spec.process) } : {};
+    return this.run({ mode: "run", spec, capLastCap: this.capLastCap }, io, { cloneNs: ["pid", "mnt", "uts", "ipc"], ...userns }, beforeRun);
   }
 
   exec(target: ExecTarget, process: ProcessSpec, io: IoSpec, beforeRun?: (attach: Supervised["attach"]) => Promise<void>): Promise<Supervised> {
-    return this.run({ mode: "exec", target, process, capLastCap: this.capLastCap }, io, { enterPidns: `/proc/${target.pid}/ns/pid` }, beforeRun);
+    // A container in a user namespace of its own (--userns-remap): the exec enters it too, as root there.
+    const userns = `/proc/${target.pid}/ns/user`;
+    const remapped = readlinkOr(userns) !== readlinkOr("/proc/self/ns/user");
+    const ns = { enterPidns: `/proc/${target.pid}/ns/pid`, ...(remapped ? { userns, cgroupJoin: target.cgroupJoin, rlimits: rlimitsOf(process) } : {}) };
+    const t = remapped ? { ...target, cgroupJoin: [] } : target;
+    return this.run({ mode: "exec", target: t, process, capLastCap: this.capLastCap }, io, ns, beforeRun);
   }
 
   adopt(stateDir: string, pid: number): Supervised | ExitStatus | undefined {
@@ -41,7 +49,7 @@ export class NamespacesIsolation implements Isolation {
   private async run(
     request: InitRequest,
     io: IoSpec,
-    ns: Pick<MonitorOptions, "cloneNs" | "enterPidns">,
+    ns: Pick<MonitorOptions, "cloneNs" | "enterPidns" | "userns" | "netns" | "cgroupJoin" | "rlimits">,
     beforeRun?: (attach: Supervised["attach"]) => Promise<void>,
   ): Promise<Supervised> {
     const [control, theirs] = libcSys.socketpair();
@@ -70,7 +78,12 @@ export class NamespacesIsolation implements Isolation {
     try {
       if (beforeRun) await beforeRun((s) => monitor.attach(s));
     } finally {
-      writeSync(control, `${JSON.stringify(request)}\n`);
+      try {
+        writeSync(control, `${JSON.stringify(request)}\n`);
+      } catch (err) {
+        // The command never started (the monitor could not set it up): its exit record says why, below.
+        if ((err as NodeJS.ErrnoException).code !== "EPIPE") throw err;
+      }
     }
     const messages = readMessages(control);
     let pid = 0;
@@ -90,6 +103,20 @@ export class NamespacesIsolation implements Isolation {
     // The init ended before exec without a word (it could not start, or was killed).
     const exit = await monitor.exited();
     throw new StartError(exit.error ?? `container init ended before the command started (exit ${exit.exitCode})`, exit.error ? exit.exitCode : 125);
+  }
+}
+
+/** The ulimits for the monitor to set as host root (the init sets them again, which then needs nothing more). */
+function rlimitsOf(p: ProcessSpec): [number, bigint, bigint][] {
+  const big = (n: number) => (n < 0 ? RLIM_INFINITY : BigInt(n));
+  return p.rlimits.flatMap((r) => (RLIMIT[r.type] === undefined ? [] : [[RLIMIT[r.type]!, big(r.soft), big(r.hard)] as [number, bigint, bigint]]));
+}
+
+function readlinkOr(path: string): string {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return "";
   }
 }
 

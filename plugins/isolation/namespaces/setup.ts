@@ -36,8 +36,9 @@ export function setupContainer(spec: SandboxSpec, sys: Sys, opts: SetupOptions):
   // Its own session: terminal signals go to berth, which forwards them once;
   // with a tty, the container's own controlling terminal.
   sys.setsid();
-  joinCgroup(spec.cgroupJoin, sys);
-  if (spec.netnsPath) {
+  // In a user namespace, the monitor joined the cgroup and the network namespace (host objects) already.
+  joinCgroup(spec.cgroupJoin, sys, !!spec.userns);
+  if (spec.netnsPath && !spec.userns) {
     const fd = openSync(spec.netnsPath, "r");
     sys.setns(fd, CLONE.NEWNET);
     closeSync(fd);
@@ -117,9 +118,9 @@ function becomeProcess(proc: ProcessSpec, sys: Sys, opts: SetupOptions): ExecTar
   return { path, argv: proc.args, env };
 }
 
-function joinCgroup(joinFiles: string[], sys: Sys) {
+function joinCgroup(joinFiles: string[], sys: Sys, joined = false) {
   if (joinFiles.length === 0) return;
-  for (const f of joinFiles) writeFileSync(f, "0");
+  if (!joined) for (const f of joinFiles) writeFileSync(f, "0");
   sys.unshare(CLONE.NEWCGROUP);
 }
 
@@ -168,10 +169,10 @@ function buildMountTree(spec: SandboxSpec, sys: Sys) {
   sys.mount(root, root, null, MS.BIND | MS.REC);
   const readOnly: { dest: string; keep: number }[] = [];
   for (const m of spec.mounts) {
-    const dest = mountOne(root, m, sys);
+    const dest = mountOne(root, m, sys, !!spec.userns);
     const { flags } = parseMountOptions(m.options);
     if (flags & MS.RDONLY) readOnly.push({ dest, keep: flags & (MS.NOSUID | MS.NODEV | MS.NOEXEC) });
-    if (m.destination === "/dev") createDevices(dest, sys);
+    if (m.destination === "/dev") createDevices(dest, sys, !!spec.userns);
   }
   // Read-only last, deepest first, so mount points under them could be made.
   for (const { dest, keep } of readOnly.reverse()) {
@@ -179,7 +180,7 @@ function buildMountTree(spec: SandboxSpec, sys: Sys) {
   }
 }
 
-function mountOne(root: string, m: MountSpec, sys: Sys): string {
+function mountOne(root: string, m: MountSpec, sys: Sys, userns = false): string {
   const dest = resolveInRoot(root, m.destination);
   const { flags, propagation, data } = parseMountOptions(m.options);
   const writable = flags & ~MS.RDONLY;
@@ -192,7 +193,14 @@ function mountOne(root: string, m: MountSpec, sys: Sys): string {
       if (extra) sys.mount(null, dest, null, MS.BIND | MS.REMOUNT | extra);
     } else {
       ensureMountPoint(dest, true);
-      sys.mount(m.source, dest, m.type, writable, data || null);
+      try {
+        sys.mount(m.source, dest, m.type, writable, data || null);
+      } catch (err) {
+        // In a user namespace that does not own the network namespace (the host's, another
+        // container's) the kernel refuses a new sysfs: bind the host's, as runc does.
+        if (!(userns && m.type === "sysfs" && err instanceof SysError && err.code === "EPERM")) throw err;
+        sys.mount("/sys", dest, null, MS.BIND | MS.REC);
+      }
     }
     if (propagation) sys.mount(null, dest, null, propagation);
   } catch (err) {
@@ -220,10 +228,16 @@ const DEV_LINKS: [name: string, target: string][] = [
   ["stderr", "/proc/self/fd/2"], ["ptmx", "pts/ptmx"], ["core", "/proc/kcore"],
 ];
 
-function createDevices(dev: string, sys: Sys) {
+function createDevices(dev: string, sys: Sys, userns = false) {
   for (const [name, major, minor] of DEVICES) {
     const path = `${dev}/${name}`;
     if (existsSync(path)) continue;
+    if (userns) {
+      // No mknod in a user namespace: bind the host's node, as runc does.
+      writeFileSync(path, "", { mode: 0o666 });
+      sys.mount(`/dev/${name}`, path, null, MS.BIND);
+      continue;
+    }
     sys.mknod(path, S_IFCHR | 0o666, makedev(major, minor));
     chmodIfReal(path, 0o666);
   }

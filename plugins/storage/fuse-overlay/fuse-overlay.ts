@@ -14,14 +14,14 @@
 // The mount is a fuse-overlayfs process (it daemonizes once the mount is
 // ready); unmount() unmounts, lazily when busy or when the process died
 // ("Transport endpoint is not connected"), and waits for the process to go.
-import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from "node:fs";
-import type { Change } from "../../../core/contracts/storage.ts";
+import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import type { Change, IdMapping } from "../../../core/contracts/storage.ts";
 import { overlayChanges } from "../../../core/engine/changes.ts";
 import { errnoCode, notFound, SysError } from "../../../core/errors.ts";
 import { parseMountinfo } from "../../../core/host.ts";
 import type { Sys } from "../../../core/sys/index.ts";
 import { MNT_DETACH } from "../../../core/sys/index.ts";
-import { OverlayDriver } from "../overlay/overlay.ts";
+import { idmapLowers, OverlayDriver, removeStaged } from "../overlay/overlay.ts";
 
 const FUSE_OVERLAYFS = "/usr/bin/fuse-overlayfs";
 const OPAQUE_XATTRS = ["trusted.overlay.opaque", "user.overlay.opaque", "user.fuseoverlayfs.opaque"];
@@ -35,15 +35,28 @@ export class FuseOverlayDriver extends OverlayDriver {
     super(dir, sys);
   }
 
-  override async mount(id: string): Promise<string> {
+  override async mount(id: string, idmap?: IdMapping): Promise<string> {
     const rw = `${this.dir}/rw/${id}`;
     const merged = `${rw}/merged`;
     if (!existsSync(`${rw}/parent`)) throw notFound(`fuse-overlay: container ${id} has no writable layer`);
     const state = mountState(merged);
-    if (state === "live") return merged;
-    if (state === "dead") await this.unmount(id);
-    const lowers = this.imageDirs(id);
-    if (lowers.length === 0) lowers.push(`${this.dir}/empty`);
+    if (state === "live" && (!idmap || existsSync(`${rw}/idmapped`))) return merged;
+    if (state !== "none") await this.unmount(id);
+    const image = this.imageDirs(id);
+    if (image.length === 0) image.push(`${this.dir}/empty`);
+    // A remapped container: fuse-overlayfs reads idmapped layers as the kernel's overlay does (see
+    // idmapLowers); it holds each layer open, so the staged mounts are detached once it is up.
+    const staged = idmap ? idmapLowers(this.sys, rw, image, idmap) : [];
+    try {
+      await this.#start(id, rw, merged, staged.length ? staged : image);
+      if (idmap) writeFileSync(`${rw}/idmapped`, "");
+    } finally {
+      removeStaged(this.sys, `${rw}/idmap`, staged);
+    }
+    return merged;
+  }
+
+  async #start(id: string, rw: string, merged: string, lowers: string[]) {
     // fuse-overlayfs splits lowerdir= on ":" and its options on ","; the layer directories are hex.
     for (const p of [...lowers, rw]) {
       if (/[:,]/.test(p)) throw new Error(`fuse-overlay: ${p}: a storage path with ":" or "," cannot be given to fuse-overlayfs`);
@@ -57,7 +70,6 @@ export class FuseOverlayDriver extends OverlayDriver {
       const why = err.split("\n").filter((l) => l && !l.startsWith("unknown argument ignored")).join("; ");
       throw new Error(`fuse-overlay: fuse-overlayfs could not mount ${merged} (exit ${code})${why ? `: ${why}` : ""}`);
     }
-    return merged;
   }
 
   override async unmount(id: string) {
@@ -75,6 +87,7 @@ export class FuseOverlayDriver extends OverlayDriver {
       }
     }
     if (mountState(merged) !== "none") throw new Error(`fuse-overlay: ${merged} is still mounted`);
+    rmSync(`${this.dir}/rw/${id}/idmapped`, { force: true });
     await reap([...new Set([...daemons, ...fuseDaemons(merged)])]);
   }
 

@@ -6,12 +6,15 @@
 //   <dir>/<chain-id>/diff      a layer's files
 //   <dir>/<chain-id>/lower     its ancestors' chain ids, nearest first
 //   <dir>/rw/<id>/{diff,work,merged,parent}   a container's writable layer
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import type { Change, StorageDriver, TarStream } from "../../../core/contracts/storage.ts";
+import { existsSync, lchownSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import type { Change, IdMapping, StorageDriver, TarStream } from "../../../core/contracts/storage.ts";
 import { overlayChanges } from "../../../core/engine/changes.ts";
 import { notFound } from "../../../core/errors.ts";
 import { applyLayer } from "../../../core/images/apply.ts";
-import type { Sys } from "../../../core/sys/index.ts";
+import { MNT_DETACH, type Sys } from "../../../core/sys/index.ts";
+import { SysError } from "../../../core/errors.ts";
+import { idmapMounts } from "../../../core/userns/pin.ts";
+import { toHost } from "../../../core/userns/remap.ts";
 import { buildAtomically, diskUsage, isMountPoint, layerDir, listLayerDirs, unmountIfMounted } from "../fsutil.ts";
 
 export class OverlayDriver implements StorageDriver {
@@ -65,21 +68,34 @@ export class OverlayDriver implements StorageDriver {
     writeFileSync(`${rw}/parent`, parent ?? "");
   }
 
-  async mount(id: string): Promise<string> {
+  async mount(id: string, idmap?: IdMapping): Promise<string> {
     const rw = `${this.dir}/rw/${id}`;
     const merged = `${rw}/merged`;
     if (!existsSync(`${rw}/parent`)) throw notFound(`overlay: container ${id} has no writable layer`);
-    if (isMountPoint(merged)) return merged;
+    if (isMountPoint(merged)) {
+      if (!idmap || existsSync(`${rw}/idmapped`)) return merged;
+      await this.unmount(id); // mounted for the host (docker cp of a stopped container): not what its root must see
+    }
     const lowers = this.imageDirs(id);
     if (lowers.length === 0) lowers.push(`${this.dir}/empty`);
-    // redirect_dir off: renamed directories are copied up whole, so `docker diff` can read them.
-    const data = `lowerdir=${lowers.join(":")},upperdir=${rw}/diff,workdir=${rw}/work,redirect_dir=off`;
-    this.sys.mount("overlay", merged, "overlay", 0, data);
+    const staged = idmap ? idmapLowers(this.sys, rw, lowers, idmap) : [];
+    try {
+      // redirect_dir off: renamed directories are copied up whole, so `docker diff` can read them.
+      const data = `lowerdir=${(staged.length ? staged : lowers).join(":")},upperdir=${rw}/diff,workdir=${rw}/work,redirect_dir=off`;
+      this.sys.mount("overlay", merged, "overlay", 0, data);
+      if (idmap) writeFileSync(`${rw}/idmapped`, "");
+    } finally {
+      // overlayfs holds private clones of its layers: the staged mounts can go at once.
+      removeStaged(this.sys, `${rw}/idmap`, staged);
+    }
     return merged;
   }
 
   async unmount(id: string) {
     unmountIfMounted(this.sys, `${this.dir}/rw/${id}/merged`);
+    rmSync(`${this.dir}/rw/${id}/idmapped`, { force: true });
+    const staged = `${this.dir}/rw/${id}/idmap`; // only left by a crash mid-mount; removeWritable must not recurse into one
+    if (existsSync(staged)) removeStaged(this.sys, staged, readdirSync(staged).map((n) => `${staged}/${n}`));
   }
 
   async removeWritable(id: string) {
@@ -106,5 +122,53 @@ export class OverlayDriver implements StorageDriver {
   private lowerOf(chainId: string): string[] {
     const text = readFileSync(`${this.dir}/${layerDir(chainId)}/lower`, "utf8");
     return text ? text.split("\n") : [];
+  }
+}
+
+/**
+ * A remapped container's layers: each image layer through an idmapped mount
+ * (on-disk root shows as the remapped root), so layers stay shared and
+ * nothing is copied or chowned. overlayfs takes idmapped layers (Linux 5.19)
+ * but cannot itself be idmapped (mount_setattr gives EINVAL), and an
+ * idmapped upper layer would store the container's files as root on disk:
+ * the upper layer stays a plain directory, so what root in the container
+ * writes is owned by the remapped root on the host too. Returns the staged
+ * mounts, nearest first.
+ */
+export function idmapLowers(sys: Sys, rw: string, lowers: string[], idmap: IdMapping): string[] {
+  const dir = `${rw}/idmap`;
+  removeStaged(sys, dir, existsSync(dir) ? readdirSync(dir).map((n) => `${dir}/${n}`) : []); // a crash's leftovers
+  const targets = lowers.map((_, i) => `${dir}/${i}`);
+  for (const t of targets) mkdirSync(t, { recursive: true, mode: 0o700 });
+  try {
+    idmapMounts(idmap.userns, lowers.map((l, i) => [l, targets[i]!]));
+  } catch (err) {
+    removeStaged(sys, dir, targets);
+    throw err;
+  }
+  // The container's / is the upper layer's root: the remapped root owns it.
+  const upper = `${rw}/diff`;
+  const st = lstatSync(upper);
+  const uid = toHost(idmap.uids, st.uid);
+  const gid = toHost(idmap.gids, st.gid);
+  if (uid !== undefined && gid !== undefined) lchownSync(upper, uid, gid); // else already shifted
+  return targets;
+}
+
+/** Unmount staged layers and remove their (then empty) directories; never recursively: they may still be mounted. */
+export function removeStaged(sys: Sys, dir: string, targets: string[]) {
+  for (const t of targets) {
+    detach(sys, t);
+    rmdirSync(t);
+  }
+  if (existsSync(dir)) rmdirSync(dir);
+}
+
+/** Unmount a staged layer (a bind of the same filesystem: isMountPoint cannot tell); not mounted is fine. */
+function detach(sys: Sys, path: string) {
+  try {
+    sys.umount(path, MNT_DETACH);
+  } catch (err) {
+    if (!(err instanceof SysError && err.code === "EINVAL")) throw err;
   }
 }

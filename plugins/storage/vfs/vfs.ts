@@ -4,11 +4,12 @@
 //   <dir>/<chain-id>/        a layer's complete tree (parent + its diff)
 //   <dir>/rw/<id>/rootfs     a container's tree
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import type { Change, StorageDriver, TarStream } from "../../../core/contracts/storage.ts";
+import type { Change, IdMapping, StorageDriver, TarStream } from "../../../core/contracts/storage.ts";
 import { naiveChanges } from "../../../core/engine/changes.ts";
 import { notFound } from "../../../core/errors.ts";
 import { applyLayer } from "../../../core/images/apply.ts";
 import type { Sys } from "../../../core/sys/index.ts";
+import { shiftTree, unshifter } from "../shift.ts";
 import { buildAtomically, copyTree, diskUsage, layerDir, listLayerDirs } from "../fsutil.ts";
 
 export class VfsDriver implements StorageDriver {
@@ -58,9 +59,11 @@ export class VfsDriver implements StorageDriver {
     writeFileSync(`${rw}/parent`, parent ?? "");
   }
 
-  async mount(id: string) {
+  async mount(id: string, idmap?: IdMapping) {
     const rootfs = `${this.dir}/rw/${id}/rootfs`;
     if (!existsSync(rootfs)) throw notFound(`vfs: container ${id} has no writable layer`);
+    // A shifted copy, not an idmapped mount: see shift.ts. Without idmap it stays as it is (docker cp of a running one).
+    if (idmap) shiftTree(rootfs, `${this.dir}/rw/${id}/shifted`, idmap);
     return rootfs;
   }
 
@@ -83,6 +86,6 @@ export class VfsDriver implements StorageDriver {
     const parent = readFileSync(`${rw}/parent`, "utf8");
     const empty = `${this.dir}/.empty`;
     mkdirSync(empty, { recursive: true });
-    return naiveChanges(`${rw}/rootfs`, parent ? `${this.dir}/${layerDir(parent)}` : empty, this.sys) as Change[];
+    return naiveChanges(`${rw}/rootfs`, parent ? `${this.dir}/${layerDir(parent)}` : empty, this.sys, unshifter(`${rw}/shifted`)) as Change[];
   }
 }

@@ -18,6 +18,7 @@
 //   gcc -Os -static -Wall -Wextra -Werror -o berth-monitor monitor.c
 #define _GNU_SOURCE
 #include <errno.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
@@ -29,6 +30,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -61,6 +63,11 @@
 /* ---------------------------------------------------------------- options */
 
 static const char *opt_dir, *opt_log, *opt_pidns;
+static const char *opt_userns, *opt_netns;  /* --userns, --netns: joined (as host root) before COMMAND runs */
+static const char *cgroup_join[16];         /* --cgroup-join: cgroup.procs files COMMAND is put in */
+static int n_cgroup_join;
+static struct { int resource; struct rlimit lim; } rlimits[16]; /* --rlimit: set before the user namespace */
+static int n_rlimits;
 static unsigned long long opt_max_size;
 static long opt_max_files = 1;
 static int opt_tty, opt_stdin, opt_stdin_once, opt_gate, opt_hold;
@@ -682,9 +689,54 @@ static void close_child_fds(void)
 /* ---------------------------------------------------------------- COMMAND */
 
 struct child_err {
-	int stage; /* 0 exec, 1 mount, 2 stdio */
+	int stage; /* 0 exec, 1 mount, 2 stdio, 3 cgroup, 4 netns, 5 userns, 6 clone, 7 rlimit */
 	int err;
 };
+
+/*
+ * With --userns: what host root does before it becomes the container's
+ * root. The cgroup files and the network namespace are host objects the
+ * remapped root may not touch, so they are joined first; then the user
+ * namespace (a single-threaded process is needed for that, hence here and
+ * not in the Bun init), and root in it. Returns the failed stage, or -1.
+ */
+static int join_userns(void)
+{
+	/* Raising a hard limit needs CAP_SYS_RESOURCE of the host's namespace: set them all while host root. */
+	for (int i = 0; i < n_rlimits; i++)
+		if (setrlimit(rlimits[i].resource, &rlimits[i].lim))
+			return 7;
+	for (int i = 0; i < n_cgroup_join; i++) {
+		int fd = open(cgroup_join[i], O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, "0", 1) != 1) {
+			int e = errno;
+			if (fd >= 0)
+				close(fd);
+			errno = e;
+			return 3;
+		}
+		close(fd);
+	}
+	const char *paths[2] = {opt_netns, opt_userns};
+	const int types[2] = {CLONE_NEWNET, CLONE_NEWUSER};
+	for (int i = 0; i < 2; i++) {
+		if (!paths[i])
+			continue;
+		int fd = open(paths[i], O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || setns(fd, types[i])) {
+			int e = errno;
+			if (fd >= 0)
+				close(fd);
+			errno = e;
+			return 4 + i;
+		}
+		close(fd);
+	}
+	/* Host root is unmapped in the new namespace: become its root (full capabilities there). */
+	if (setgroups(0, NULL) || setresgid(0, 0, 0) || setresuid(0, 0, 0))
+		return 5;
+	return -1;
+}
 
 static void child(int errfd)
 {
@@ -696,6 +748,13 @@ static void child(int errfd)
 		if (s != SIGKILL && s != SIGSTOP)
 			sigaction(s, &dfl, NULL);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (opt_userns && opt_pidns) { /* an exec: its pid namespace was entered by the monitor */
+		int stage = join_userns();
+		if (stage >= 0) {
+			ce.stage = stage;
+			goto fail;
+		}
+	}
 	if ((clone_flags & CLONE_NEWNS) && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)) {
 		ce.stage = 1;
 		goto fail;
@@ -714,6 +773,33 @@ static void child(int errfd)
 	ce.stage = 0;
 	execvp(cmd_argv[0], cmd_argv);
 fail:
+	ce.err = errno;
+	write_all(errfd, (char *)&ce, sizeof ce);
+	_exit(127);
+}
+
+/*
+ * A new container with --userns: its pid, mount, uts and ipc namespaces
+ * must be owned by the user namespace, so they are made by a process
+ * inside it. This intermediate joins it and clones COMMAND as the
+ * monitor's own child (CLONE_PARENT), tells its pid on `pidfd`, and exits.
+ */
+static void intermediate(int errfd, int pidfd)
+{
+	struct child_err ce = {0, 0};
+	int stage = join_userns();
+	pid_t pid = -1;
+	if (stage < 0) {
+		pid = (pid_t)syscall(SYS_clone, (unsigned long)clone_flags | CLONE_PARENT, 0UL, 0UL, 0UL, 0UL);
+		if (pid == 0)
+			child(errfd);
+		stage = 6;
+	}
+	if (pid > 0) {
+		write_all(pidfd, (char *)&pid, sizeof pid);
+		_exit(0);
+	}
+	ce.stage = stage;
 	ce.err = errno;
 	write_all(errfd, (char *)&ce, sizeof ce);
 	_exit(127);
@@ -756,15 +842,41 @@ static void start_command(void)
 		start_failed(125, "pipe%s", "", errno);
 		return;
 	}
-	pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)clone_flags | SIGCHLD, 0UL, 0UL, 0UL, 0UL);
-	if (pid == 0)
+	int via = opt_userns && !opt_pidns; /* through an intermediate, see intermediate() */
+	int pp[2] = {-1, -1};
+	if (via && pipe2(pp, O_CLOEXEC)) {
+		close(ep[0]);
+		close(ep[1]);
+		start_failed(125, "pipe%s", "", errno);
+		return;
+	}
+	pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)(via ? 0 : clone_flags) | SIGCHLD, 0UL, 0UL, 0UL, 0UL);
+	if (pid == 0) {
+		if (via)
+			intermediate(ep[1], pp[1]);
 		child(ep[1]);
+	}
 	int e = errno;
 	close(ep[1]);
 	if (pid < 0) {
 		close(ep[0]);
+		if (via) {
+			close(pp[0]);
+			close(pp[1]);
+		}
 		start_failed(125, "clone%s", "", e);
 		return;
+	}
+	if (via) {
+		close(pp[1]);
+		pid_t grandchild = 0;
+		ssize_t k;
+		do
+			k = read(pp[0], &grandchild, sizeof grandchild);
+		while (k < 0 && errno == EINTR);
+		close(pp[0]);
+		waitpid(pid, NULL, 0);
+		pid = k == (ssize_t)sizeof grandchild ? grandchild : 0;
 	}
 	struct child_err ce;
 	ssize_t n;
@@ -775,12 +887,16 @@ static void start_command(void)
 	if (chdir("/")) { /* hold no directory of the spawner's busy */
 	}
 	if (n == (ssize_t)sizeof ce) { /* it never ran: pid 0, as Docker reports */
-		waitpid(pid, NULL, 0);
+		if (pid > 0)
+			waitpid(pid, NULL, 0);
 		if (ce.stage == 0) {
 			int code = ce.err == ENOENT ? 127 : (ce.err == EACCES || ce.err == ENOEXEC || ce.err == EISDIR) ? 126 : 125;
 			start_failed(code, "exec %s", cmd_argv[0], ce.err);
-		} else
-			start_failed(125, ce.stage == 1 ? "make the mount tree private%s" : "set up stdio%s", "", ce.err);
+		} else {
+			static const char *what[] = {"", "make the mount tree private%s", "set up stdio%s", "join the cgroup%s",
+						     "join the network namespace%s", "join the user namespace%s", "clone%s", "set the ulimits%s"};
+			start_failed(125, what[ce.stage > 0 && ce.stage < 8 ? ce.stage : 2], "", ce.err);
+		}
 		return;
 	}
 	cmd_pid = pid;
@@ -931,7 +1047,7 @@ static void usage(void)
 {
 	dprintf(2, "usage: berth-monitor --dir DIR [--log PATH [--log-max-size BYTES] [--log-max-files N]]\n"
 		   "         [--tty [--console-fd N]] [--stdin] [--stdin-once] [--clone-ns pid,mnt,uts,ipc,net,cgroup]\n"
-		   "         [--enter-pidns FILE] [--pass-fd N]... [--gate] [--buffer-until-attach] -- COMMAND [ARG...]\n");
+		   "         [--enter-pidns FILE] [--userns FILE [--netns FILE] [--cgroup-join FILE]... [--rlimit RES:SOFT:HARD]...] [--pass-fd N]... [--gate] [--buffer-until-attach] -- COMMAND [ARG...]\n");
 	exit(125);
 }
 
@@ -1004,6 +1120,24 @@ static void parse_args(int argc, char **argv)
 				parse_ns(argv[i]);
 			else if (!strcmp(a, "--enter-pidns"))
 				opt_pidns = v;
+			else if (!strcmp(a, "--userns"))
+				opt_userns = v;
+			else if (!strcmp(a, "--netns"))
+				opt_netns = v;
+			else if (!strcmp(a, "--rlimit")) {
+				unsigned long long soft, hard;
+				int res;
+				if (n_rlimits == (int)(sizeof rlimits / sizeof rlimits[0]) || sscanf(v, "%d:%llu:%llu", &res, &soft, &hard) != 3)
+					die("--rlimit: RESOURCE:SOFT:HARD (numbers; at most 16)", 0);
+				rlimits[n_rlimits].resource = res;
+				rlimits[n_rlimits].lim.rlim_cur = (rlim_t)soft;
+				rlimits[n_rlimits].lim.rlim_max = (rlim_t)hard;
+				n_rlimits++;
+			} else if (!strcmp(a, "--cgroup-join")) {
+				if (n_cgroup_join == (int)(sizeof cgroup_join / sizeof cgroup_join[0]))
+					die("--cgroup-join: at most 16", 0);
+				cgroup_join[n_cgroup_join++] = v;
+			}
 			else if (!strcmp(a, "--console-fd")) {
 				unsigned long long fd = number(v, "--console-fd");
 				if (fd < 3 || fd > 1023)
