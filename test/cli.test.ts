@@ -169,6 +169,16 @@ describe("plugins by name", () => {
   });
 });
 
+describe("version", () => {
+  test("--format takes Docker's {{.Client}} and {{.Server}} fields, and json", async () => {
+    const r = await berth(t, ["version", "--format", "{{.Client.ApiVersion}} {{.Server.ApiVersion}} {{.Server.Os}}"]);
+    expect(r.stdout).toBe("1.43 1.43 linux\n");
+    const j = JSON.parse((await berth(t, ["version", "-f", "json"])).stdout);
+    expect(j.Server.Platform.Name).toBe("berth");
+    expect(j.Client.Version).toBe(j.Server.Version);
+  });
+});
+
 describe("help", () => {
   test("every command has --help with its usage and every flag described", async () => {
     const main = await berth(t, ["--help"]);
