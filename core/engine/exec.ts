@@ -4,7 +4,7 @@ import { rmSync } from "node:fs";
 import { hostname as hostHostname } from "node:os";
 import { containerCapabilities } from "../caps.ts";
 import type { AttachStream, ProcessSpec } from "../contracts/isolation.ts";
-import { conflict, invalidArgument, notFound, notSupported } from "../errors.ts";
+import { conflict, invalidArgument, notFound, notSupported, StartError } from "../errors.ts";
 import { randomHex } from "../ids.ts";
 import type { Engine, ExecSession } from "./engine.ts";
 import { containerEnv } from "./start.ts";
@@ -102,6 +102,8 @@ export async function startExec(engine: Engine, id: string, opts: { detach: bool
     .catch((err) => {
       rmSync(stateDir, { recursive: true, force: true });
       gone();
+      // Docker's exit code for an exec that could not start, whatever the reason.
+      if (err instanceof StartError) r.ExitCode = 126;
       throw err;
     });
   session.proc = proc;

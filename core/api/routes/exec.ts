@@ -1,6 +1,8 @@
 // /containers/{id}/exec and /exec/{id}/...: docker exec.
 import { createExec, inspectExec, resizeExec, startExec, type ExecCreateRequest } from "../../engine/exec.ts";
+import { StartError } from "../../errors.ts";
 import { json, type Router } from "../server.ts";
+import { encodeFrame, StdStream } from "../stdcopy.ts";
 import { pipeAttach } from "./util.ts";
 
 export function execRoutes(r: Router) {
@@ -12,9 +14,20 @@ export function execRoutes(r: Router) {
     // A hijacked start is attached (its JSON body has been taken by the upgrade); a plain one may detach.
     const body = ctx.hijack ? { Detach: false } : await ctx.body<{ Detach?: boolean; Tty?: boolean }>();
     const session = ctx.engine.execs.get(ctx.params.id!);
-    const stream = await startExec(ctx.engine, ctx.params.id!, { detach: !!body.Detach });
-    if (!stream) return void ctx.res.writeHead(200).end();
     const tty = !!session?.record.ProcessConfig.tty;
+    let stream;
+    try {
+      stream = await startExec(ctx.engine, ctx.params.id!, { detach: !!body.Detach });
+    } catch (err) {
+      // As Docker: a command that could not start is told in the stream (its exit code, 126, in exec inspect).
+      if (!(err instanceof StartError) || body.Detach) throw err;
+      const text = new TextEncoder().encode(`exec failed: ${err.message}\r\n`);
+      const out = tty ? text : encodeFrame(StdStream.stdout, text);
+      if (ctx.hijack) ctx.hijack(tty).end(out);
+      else ctx.res.writeHead(200, { "Content-Type": `application/vnd.docker.${tty ? "raw" : "multiplexed"}-stream` }).end(out);
+      return;
+    }
+    if (!stream) return void ctx.res.writeHead(200).end();
     const recorded = session?.exited ?? Promise.resolve();
     if (ctx.hijack) pipeAttach(ctx.hijack(tty), stream, session?.record.DetachKeys || "ctrl-p,ctrl-q", recorded);
     else {

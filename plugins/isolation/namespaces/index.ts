@@ -13,6 +13,8 @@ export const plugin: Plugin<"isolation"> = {
   },
   async init(ctx) {
     const { NamespacesIsolation } = await import("./namespaces.ts");
-    return new NamespacesIsolation(process.execPath, ctx.host.capLastCap);
+    const { readOnlyRuntime } = await import("./runtime.ts");
+    const { libcSys } = await import("../../../core/sys/libc.ts");
+    return new NamespacesIsolation(readOnlyRuntime(process.execPath, `${ctx.root}/runtime`, libcSys), ctx.host.capLastCap);
   },
 };
