@@ -48,7 +48,8 @@ describe("isolation", () => {
     expect(new TextDecoder().decode((await reader.read()).value)).toBe("up\n");
     // While it runs the host sees its root filesystem and its pinned network namespace, nothing mounted inside.
     const points = readFileSync("/proc/self/mountinfo", "utf8").split("\n").map((l) => l.split(" ")[4] ?? "").filter((p) => p.startsWith(t.root));
-    expect(points.map((p) => p.replace(/[a-f0-9]{64}/, "ID").slice(t.root.length)).sort()).toEqual(["/layers/overlay/rw/ID/merged", "/netns/ID"]);
+    // (and the daemon's read-only view of its runtime, plugins/isolation/namespaces/runtime.ts)
+    expect(points.map((p) => p.replace(/[a-f0-9]{64}/, "ID").slice(t.root.length)).sort()).toEqual(["/layers/overlay/rw/ID/merged", "/netns/ID", "/runtime/bun"]);
     expect(await proc.exited).toBe(0);
   });
 
