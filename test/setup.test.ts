@@ -102,6 +102,20 @@ describe("container setup sequence", () => {
     expect(run(spec()).target.path).toBe("/bin/sh");
   });
 
+  test("seccomp: without no_new_privs the filter goes in before the capabilities are dropped; with it, last", () => {
+    const seccomp = { program: new Uint8Array(8), flags: 1 };
+    const sys = new FakeSys();
+    setupContainer(spec(), sys, { ...opts, newRoot: rootfs, seccomp });
+    const names = sys.calls.map((c) => c.call);
+    expect(sys.named("seccompLoad")).toEqual([[seccomp.program, 1]]);
+    expect(names.indexOf("seccompLoad")).toBeLessThan(names.indexOf("capbsetDrop"));
+    expect(names).not.toContain("setNoNewPrivs");
+    const nnp = new FakeSys();
+    setupContainer(spec({}, { noNewPrivileges: true }), nnp, { ...opts, newRoot: rootfs, seccomp });
+    const after = nnp.calls.map((c) => c.call);
+    expect(after.slice(-2)).toEqual(["setNoNewPrivs", "seccompLoad"]);
+  });
+
   test("read-only rootfs is remounted after pivot_root", () => {
     const { sys } = run(spec({ readonlyRootfs: true }));
     const names = sys.calls.map((c) => c.call);

@@ -18,6 +18,33 @@ export interface Rlimit {
   hard: number;
 }
 
+/** One comparison of a syscall argument (Docker's and the OCI spec's seccomp args). */
+export interface SeccompArg {
+  index: number;
+  value: number;
+  valueTwo?: number;
+  /** SCMP_CMP_NE, _LT, _LE, _EQ, _GE, _GT or _MASKED_EQ (value is the mask, valueTwo the value). */
+  op: string;
+}
+
+/**
+ * A seccomp filter as the OCI runtime spec has it: a Docker profile with its
+ * includes/excludes already resolved for the process's capabilities, this
+ * architecture and kernel. Rules apply in order of specificity, as libseccomp
+ * orders them; a syscall name the kernel does not know is skipped.
+ */
+export interface SeccompConfig {
+  /** SCMP_ACT_ALLOW, _ERRNO, _KILL, _KILL_PROCESS, _KILL_THREAD, _TRAP, _TRACE or _LOG. */
+  defaultAction: string;
+  /** The errno of SCMP_ACT_ERRNO/_TRACE as the default action (EPERM when absent). */
+  defaultErrnoRet?: number;
+  /** SCMP_ARCH_* the filter accepts (the native one always); others are killed. */
+  architectures: string[];
+  /** SECCOMP_FILTER_FLAG_LOG and _SPEC_ALLOW (TSYNC is always used). */
+  flags: string[];
+  syscalls: { names: string[]; action: string; errnoRet?: number; args?: SeccompArg[] }[];
+}
+
 export interface ProcessSpec {
   args: string[];
   env: string[];
@@ -27,7 +54,13 @@ export interface ProcessSpec {
   user: string;
   /** Capability names without CAP_ ("CHOWN", "NET_RAW", ...). */
   capabilities: string[];
+  /** prctl(PR_SET_NO_NEW_PRIVS): execve cannot grant privileges (setuid bits, file capabilities). */
   noNewPrivileges: boolean;
+  /**
+   * The seccomp filter, loaded last before execve (before the capabilities
+   * are dropped unless noNewPrivileges, as runc does); absent: none.
+   */
+  seccomp?: SeccompConfig;
   rlimits: Rlimit[];
   /** stdin is a terminal: the process becomes its session leader and controlling process. */
   terminal: boolean;

@@ -7,6 +7,7 @@ import { randomHex } from "../ids.ts";
 import type { Engine } from "./engine.ts";
 import { parseBinds, parseTmpfs } from "./mounts.ts";
 import { randomName } from "./names.ts";
+import { checkSecurity } from "./security.ts";
 import { newState, type ContainerConfig, type ContainerRecord, type CreateRequest, type EndpointSettings, type HostConfig, type MountPoint, type NetworkRecord } from "./types.ts";
 import { createAnonymousVolume, ensureVolume } from "./volumes.ts";
 import { findNetwork, initialEndpoints, PREDEFINED, resolveNetworkMode } from "./networks.ts";
@@ -27,6 +28,7 @@ export async function createContainer(engine: Engine, req: CreateRequest, name?:
   const { mode: networkMode, network } = resolveContainerNetwork(engine, host.NetworkMode);
   checkRestartPolicy(host);
   checkSupported(host as HostConfig & Record<string, unknown>);
+  checkSecurity(host);
   const logConfig = checkLogConfig(host);
 
   const img = image.config.config ?? {};
@@ -170,7 +172,6 @@ function checkSupported(host: HostConfig & Record<string, unknown>) {
   }
   const unsupported: [string, string][] = [
     ["Privileged", "--privileged"],
-    ["SecurityOpt", "--security-opt"],
     ["Devices", "--device"],
     ["UsernsMode", "--userns"],
     ["PidMode", "--pid"],

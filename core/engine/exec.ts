@@ -2,11 +2,11 @@
 // cgroup, under its own monitor; its exit code is kept for `exec inspect`.
 import { rmSync } from "node:fs";
 import { hostname as hostHostname } from "node:os";
-import { containerCapabilities } from "../caps.ts";
 import type { AttachStream, ProcessSpec } from "../contracts/isolation.ts";
 import { conflict, invalidArgument, notFound, notSupported } from "../errors.ts";
 import { randomHex } from "../ids.ts";
 import type { Engine, ExecSession } from "./engine.ts";
+import { processSecurity } from "./security.ts";
 import { containerEnv } from "./start.ts";
 import type { ContainerRecord, ExecRecord } from "./types.ts";
 
@@ -42,8 +42,7 @@ export function createExec(engine: Engine, rec: ContainerRecord, req: ExecCreate
     env: containerEnv(rec, hostname, req.Env ?? []),
     cwd: req.WorkingDir || rec.Config.WorkingDir || "/",
     user: req.User || rec.Config.User || "",
-    capabilities: containerCapabilities(rec.HostConfig.CapAdd ?? [], rec.HostConfig.CapDrop ?? []),
-    noNewPrivileges: false,
+    ...processSecurity(rec.HostConfig),
     rlimits: (rec.HostConfig.Ulimits ?? []).map((u) => ({ type: u.Name, soft: u.Soft, hard: u.Hard })),
     terminal: !!req.Tty,
     consoleSize: req.ConsoleSize ?? undefined,

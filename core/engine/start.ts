@@ -4,7 +4,6 @@
 // fails undoes what was done before it.
 import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { hostname as hostHostname } from "node:os";
-import { containerCapabilities } from "../caps.ts";
 import type { AttachStream, MountSpec, SandboxSpec } from "../contracts/isolation.ts";
 import type { Resources } from "../contracts/limits.ts";
 import { conflict, failedPrecondition, invalidArgument, notFound, notModified, StartError } from "../errors.ts";
@@ -19,6 +18,7 @@ import {
 } from "./defaults.ts";
 import type { Engine } from "./engine.ts";
 import { handleExit } from "./exit.ts";
+import { processSecurity } from "./security.ts";
 import { attachEndpoints, detachEndpoints, pluginOf } from "./networks.ts";
 import { startHealthChecks } from "./health.ts";
 import { bindToMountSpec, parseTmpfs, sortByDepth } from "./mounts.ts";
@@ -280,8 +280,7 @@ function sandboxSpec(
       env: containerEnv(rec, hostname),
       cwd: rec.Config.WorkingDir || "/",
       user: rec.Config.User ?? "",
-      capabilities: containerCapabilities(h.CapAdd ?? [], h.CapDrop ?? []),
-      noNewPrivileges: false,
+      ...processSecurity(h),
       rlimits: (h.Ulimits ?? []).map((u) => ({ type: u.Name, soft: u.Soft, hard: u.Hard })),
       terminal: !!rec.Config.Tty,
       consoleSize: h.ConsoleSize ?? undefined,

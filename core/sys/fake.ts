@@ -37,6 +37,7 @@ export class FakeSys implements Sys {
   capAmbientClearAll() { this.record("capAmbientClearAll", []); }
   setKeepCaps(...a: Parameters<Sys["setKeepCaps"]>) { this.record("setKeepCaps", a); }
   setNoNewPrivs() { this.record("setNoNewPrivs", []); }
+  seccompLoad(...a: Parameters<Sys["seccompLoad"]>) { this.record("seccompLoad", a); }
   setrlimit(...a: Parameters<Sys["setrlimit"]>) { this.record("setrlimit", a); }
   setresuid(...a: Parameters<Sys["setresuid"]>) { this.record("setresuid", a); }
   setresgid(...a: Parameters<Sys["setresgid"]>) { this.record("setresgid", a); }

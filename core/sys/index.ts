@@ -22,6 +22,8 @@ export interface Sys {
   capAmbientClearAll(): void;
   setKeepCaps(on: boolean): void;
   setNoNewPrivs(): void;
+  /** seccomp(SECCOMP_SET_MODE_FILTER): install a classic BPF program (struct sock_filter[]) with SECCOMP_FILTER_FLAG_* flags. */
+  seccompLoad(program: Uint8Array, flags: number): void;
   setrlimit(resource: number, soft: bigint, hard: bigint): void;
   setresuid(ruid: number, euid: number, suid: number): void;
   setresgid(rgid: number, egid: number, sgid: number): void;

@@ -112,7 +112,7 @@ async function info(ctx: Ctx) {
     ContainerdCommit: { ID: "", Expected: "" },
     RuncCommit: { ID: "", Expected: "" },
     InitCommit: { ID: "", Expected: "" },
-    SecurityOptions: [],
+    SecurityOptions: ["name=seccomp,profile=builtin"],
     Warnings: [],
     // berth's own: every plugin, whether it can run here, and why not.
     BerthCgroupDriver: e.pluginName("limits"),

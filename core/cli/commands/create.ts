@@ -44,6 +44,7 @@ export const CREATE_FLAGS: FlagDef[] = [
   { name: "ulimit", kind: "list", valueName: "ulimit", help: "Ulimit options (name=soft[:hard])" },
   { name: "cap-add", kind: "list", help: "Add Linux capabilities (NET_ADMIN, ALL, ...)" },
   { name: "cap-drop", kind: "list", help: "Drop Linux capabilities (NET_RAW, ALL, ...)" },
+  { name: "security-opt", kind: "list", help: "Security options: seccomp=unconfined|builtin|<profile.json>, no-new-privileges[=true|false]" },
   { name: "label", short: "l", kind: "list", help: "Set meta data on a container" },
   { name: "restart", kind: "string", default: "no", help: "Restart policy to apply when a container exits (no, always, unless-stopped, on-failure[:max-retries])" },
   { name: "rm", kind: "bool", help: "Automatically remove the container when it exits" },
@@ -119,6 +120,7 @@ export function createRequest(flags: ParsedFlags, args: string[]): CreateRequest
     DnsOptions: flags.list("dns-option"),
     CapAdd: flags.list("cap-add"),
     CapDrop: flags.list("cap-drop"),
+    SecurityOpt: securityOpts(flags.list("security-opt")),
     // The terminal's size from the start, as the docker CLI sends it: no first frame at 0x0.
     ConsoleSize: flags.bool("tty") && process.stdout.isTTY ? [process.stdout.rows, process.stdout.columns] : undefined,
     RestartPolicy: parseRestart(flags.string("restart") ?? "no"),
@@ -199,6 +201,48 @@ function exposedPorts(specs: string[], published: NonNullable<HostConfig["PortBi
   }
   for (const key of Object.keys(published)) out[key] = {};
   return Object.keys(out).length ? out : undefined;
+}
+
+/** As the docker CLI does: a seccomp profile file is read and sent as its (compacted) JSON. */
+export function securityOpts(opts: string[]): string[] {
+  return opts.map((opt) => {
+    let sep = opt.indexOf("=");
+    if (sep < 0 && opt !== "no-new-privileges") sep = opt.indexOf(":");
+    if (sep < 0 && opt !== "no-new-privileges") throw invalidArgument(`Invalid --security-opt: ${JSON.stringify(opt)}`, "use KEY=VALUE, e.g. seccomp=profile.json or no-new-privileges=true");
+    const key = opt.slice(0, sep);
+    const value = opt.slice(sep + 1);
+    if (key !== "seccomp" || value === "unconfined" || value === "builtin") return opt;
+    let text: string;
+    try {
+      text = readFileSync(value, "utf8");
+    } catch (err) {
+      throw invalidArgument(`opening seccomp profile (${value}) failed: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file or directory" : (err as Error).message}`);
+    }
+    try {
+      JSON.parse(text);
+    } catch (err) {
+      throw invalidArgument(`compacting json for seccomp profile (${value}) failed: ${(err as Error).message}`);
+    }
+    return `seccomp=${compactJson(text)}`;
+  });
+}
+
+/** JSON without the whitespace between tokens; numbers kept as written (64-bit masks stay exact). */
+function compactJson(text: string): string {
+  let out = "";
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (inString) {
+      out += c;
+      if (c === "\\") out += text[++i] ?? "";
+      else if (c === '"') inString = false;
+    } else if (c === '"') {
+      inString = true;
+      out += c;
+    } else if (!" \t\n\r".includes(c)) out += c;
+  }
+  return out;
 }
 
 function keyValue(s: string): [string, string] {

@@ -17,6 +17,7 @@ interface Info {
   CgroupVersion: string;
   BerthCgroupMode: string;
   KernelVersion: string;
+  SecurityOptions?: string[];
   OperatingSystem: string;
   NCPU: number;
   MemTotal: number;
@@ -50,6 +51,7 @@ export const command: CommandDef = {
       `Logging Driver: ${i.LoggingDriver}`,
       `Cgroup Driver: ${i.BerthCgroupDriver}`,
       `Cgroup Version: ${i.CgroupVersion} (host: ${i.BerthCgroupMode})`,
+      ...securityLines(i.SecurityOptions ?? []),
       `Kernel Version: ${i.KernelVersion}`,
       `Operating System: ${i.OperatingSystem}`,
       `CPUs: ${i.NCPU}`,
@@ -65,3 +67,15 @@ export const command: CommandDef = {
     return 0;
   },
 };
+
+/** "name=seccomp,profile=builtin" as docker info shows it: the name, then its other fields. */
+function securityLines(opts: string[]): string[] {
+  if (!opts.length) return [];
+  const out = ["Security Options:"];
+  for (const o of opts) {
+    const fields = Object.fromEntries(o.split(",").map((kv) => [kv.split("=", 1)[0]!, kv.slice(kv.indexOf("=") + 1)]));
+    out.push(`  ${fields.name ?? o}`);
+    for (const [k, v] of Object.entries(fields)) if (k !== "name") out.push(`   ${k[0]!.toUpperCase()}${k.slice(1)}: ${v}`);
+  }
+  return out;
+}

@@ -12,6 +12,7 @@ import { INIT_SCRIPT, MONITOR_BINARY } from "../../../core/location.ts";
 import { libcSys } from "../../../core/sys/libc.ts";
 import type { InitRequest } from "./init.ts";
 import { CONSOLE_FD } from "./fds.ts";
+import { compileSeccomp, filterFlags } from "./seccomp.ts";
 import { Monitor, readExit, readPid, spawnMonitor, type ExitRecord, type MonitorOptions } from "./monitor.ts";
 
 const INIT_ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", ...(process.env.BERTH_TRACE ? { BERTH_TRACE: "1" } : {}) };
@@ -23,12 +24,14 @@ export class NamespacesIsolation implements Isolation {
     private readonly monitorBinary = MONITOR_BINARY,
   ) {}
 
-  start(spec: SandboxSpec, io: IoSpec, beforeRun?: (attach: Supervised["attach"]) => Promise<void>): Promise<Supervised> {
-    return this.run({ mode: "run", spec, capLastCap: this.capLastCap }, io, { cloneNs: ["pid", "mnt", "uts", "ipc"] }, beforeRun);
+  async start(spec: SandboxSpec, io: IoSpec, beforeRun?: (attach: Supervised["attach"]) => Promise<void>): Promise<Supervised> {
+    const { process, seccomp } = withFilter(spec.process);
+    return this.run({ mode: "run", spec: { ...spec, process }, capLastCap: this.capLastCap, seccomp }, io, { cloneNs: ["pid", "mnt", "uts", "ipc"] }, beforeRun);
   }
 
-  exec(target: ExecTarget, process: ProcessSpec, io: IoSpec, beforeRun?: (attach: Supervised["attach"]) => Promise<void>): Promise<Supervised> {
-    return this.run({ mode: "exec", target, process, capLastCap: this.capLastCap }, io, { enterPidns: `/proc/${target.pid}/ns/pid` }, beforeRun);
+  async exec(target: ExecTarget, proc: ProcessSpec, io: IoSpec, beforeRun?: (attach: Supervised["attach"]) => Promise<void>): Promise<Supervised> {
+    const { process, seccomp } = withFilter(proc);
+    return this.run({ mode: "exec", target, process, capLastCap: this.capLastCap, seccomp }, io, { enterPidns: `/proc/${target.pid}/ns/pid` }, beforeRun);
   }
 
   adopt(stateDir: string, pid: number): Supervised | ExitStatus | undefined {
@@ -91,6 +94,19 @@ export class NamespacesIsolation implements Isolation {
     const exit = await monitor.exited();
     throw new StartError(exit.error ?? `container init ended before the command started (exit ${exit.exitCode})`, exit.error ? exit.exitCode : 125);
   }
+}
+
+/** The process without its seccomp config, which goes to the init compiled instead. */
+function withFilter(proc: ProcessSpec): { process: ProcessSpec; seccomp?: InitRequest["seccomp"] } {
+  if (!proc.seccomp) return { process: proc };
+  const { seccomp: cfg, ...process } = proc;
+  let bpf: Uint8Array;
+  try {
+    bpf = compileSeccomp(cfg);
+  } catch (err) {
+    throw new StartError(`compiling the seccomp filter: ${(err as Error).message}`, 125);
+  }
+  return { process, seccomp: { bpf: Buffer.from(bpf).toString("base64"), flags: filterFlags(cfg) } };
 }
 
 function statusOf(e: ExitRecord): ExitStatus {

@@ -27,6 +27,8 @@ export interface SetupOptions {
   /** Where the container's root is once entered: "/" for real, the rootfs itself under a fake Sys. */
   newRoot: string;
   capLastCap: number;
+  /** The process's seccomp filter, compiled (struct sock_filter[]), and its seccomp(2) flags. */
+  seccomp?: { program: Uint8Array; flags: number };
 }
 
 const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -99,6 +101,11 @@ function becomeProcess(proc: ProcessSpec, sys: Sys, opts: SetupOptions): ExecTar
     withStartError(125, () => sys.setrlimit(resource, big(r.soft), big(r.hard)), `setting ulimit ${r.type}=${r.soft}:${r.hard}`);
   }
 
+  // Without no_new_privs, installing a filter takes CAP_SYS_ADMIN: before
+  // the capabilities go, as runc does; the profile must allow what follows.
+  const filter = opts.seccomp;
+  if (filter && !proc.noNewPrivileges) loadFilter(filter, sys);
+
   // Capabilities: shrink the bounding set, switch credentials, then set
   // what root keeps. For other users the kernel clears the sets at execve,
   // as in Docker (CapEff 0 for non-root, the bounding set still limited).
@@ -114,7 +121,13 @@ function becomeProcess(proc: ProcessSpec, sys: Sys, opts: SetupOptions): ExecTar
   if (proc.noNewPrivileges) sys.setNoNewPrivs();
 
   const path = lookPath(root, proc.args[0] ?? "", env, proc.cwd);
+  // With it, as late as possible: little but the execve runs under the filter.
+  if (filter && proc.noNewPrivileges) loadFilter(filter, sys);
   return { path, argv: proc.args, env };
+}
+
+function loadFilter(filter: NonNullable<SetupOptions["seccomp"]>, sys: Sys) {
+  withStartError(125, () => sys.seccompLoad(filter.program, filter.flags), "loading the seccomp filter");
 }
 
 function joinCgroup(joinFiles: string[], sys: Sys) {

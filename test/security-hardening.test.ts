@@ -1,0 +1,142 @@
+// Default hardening on the real kernel: the seccomp filter (Docker's default
+// profile, unconfined, custom profiles, also for exec'd processes and health
+// checks), no-new-privileges, --privileged and the device allowlist, through
+// berth and the stock docker CLI against berthd.
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { berth, docker, importBusybox, leaks, makeRoot, removeRoot, type TestRoot } from "./helpers/berth.ts";
+
+let t: TestRoot;
+let dir: string;
+beforeAll(async () => {
+  t = makeRoot();
+  await importBusybox(t);
+  dir = mkdtempSync("/tmp/berth-hardening-");
+});
+afterEach(() => expect(leaks(t)).toEqual([]));
+afterAll(async () => {
+  await removeRoot(t);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const run = (args: string[]) => berth(t, ["run", "--rm", "--network", "none", ...args]);
+const profile = (name: string, p: object) => {
+  const path = `${dir}/${name}.json`;
+  writeFileSync(path, JSON.stringify(p, null, 2));
+  return path;
+};
+const statusField = (out: string, field: string) => new RegExp(`^${field}:\\s*(\\S+)`, "m").exec(out)?.[1];
+
+describe("seccomp", () => {
+  test("a container gets Docker's default profile: user namespaces are refused, ordinary work goes on", async () => {
+    const r = await run(["bb", "sh", "-c", "grep Seccomp /proc/self/status; unshare -U true; echo unshare=$?; mkdir /tmp/d && echo ok"]);
+    expect(statusField(r.stdout, "Seccomp")).toBe("2");
+    expect(statusField(r.stdout, "Seccomp_filters")).toBe("1");
+    expect(r.stdout).toContain("unshare=1");
+    expect(r.stderr).toContain("unshare(0x10000000): Operation not permitted");
+    expect(r.stdout).toContain("ok");
+  });
+
+  test("seccomp=unconfined loads no filter: the same unshare works", async () => {
+    const r = await run(["--security-opt", "seccomp=unconfined", "bb", "sh", "-c", "grep Seccomp: /proc/self/status; unshare -U true; echo unshare=$?"]);
+    expect(statusField(r.stdout, "Seccomp")).toBe("0");
+    expect(r.stdout).toContain("unshare=0");
+  });
+
+  test("CAP_SYS_ADMIN unlocks mount in the profile, as in Docker", async () => {
+    const without = await run(["bb", "sh", "-c", "mount -t tmpfs none /tmp; echo rc=$?"]);
+    expect(without.stdout).toContain("rc=1");
+    const r = await run(["--cap-add", "SYS_ADMIN", "bb", "sh", "-c", "mount -t tmpfs none /tmp && grep -c ' /tmp ' /proc/mounts"]);
+    expect(r.stdout.trim()).toBe("1");
+  });
+
+  test("a custom profile: actions, errnoRet and argument filters", async () => {
+    const p = profile("custom", {
+      defaultAction: "SCMP_ACT_ALLOW",
+      syscalls: [
+        { names: ["mkdir", "mkdirat"], action: "SCMP_ACT_ERRNO", errnoRet: 13 },
+        { names: ["rmdir"], action: "SCMP_ACT_ERRNO" },
+        // kill(pid, SIGUSR1) refused, every other signal allowed.
+        { names: ["kill"], action: "SCMP_ACT_ERRNO", args: [{ index: 1, value: 10, op: "SCMP_CMP_EQ" }] },
+      ],
+    });
+    const r = await run(["--security-opt", `seccomp=${p}`, "bb", "sh", "-c", 'mkdir /tmp/x; rmdir /tmp; trap "" USR1 USR2; kill -USR1 $$; echo usr1=$?; kill -USR2 $$; echo usr2=$?']);
+    expect(r.stderr).toContain("mkdir: can't create directory '/tmp/x': Permission denied");
+    expect(r.stderr).toContain("rmdir: '/tmp': Operation not permitted");
+    expect(r.stdout).toContain("usr1=1");
+    expect(r.stdout).toContain("usr2=0");
+  });
+
+  test("a profile with an error is refused at create with a 400 naming the problem; nothing is created", async () => {
+    const p = profile("bad", { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["mkdir"], action: "SCMP_ACT_ERRNO", args: [{ index: 0, value: 1, op: "SCMP_CMP_XX" }] }] });
+    const r = await berth(t, ["create", "--security-opt", `seccomp=${p}`, "bb", "true"]);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toContain('invalid seccomp profile: syscalls[0].args[0].op: "SCMP_CMP_XX" is not a valid operator');
+    const d = await docker(t, ["run", "--security-opt", `seccomp=${p}`, "bb", "true"]);
+    expect(d.code).toBe(125);
+    expect(d.stderr).toContain("Error response from daemon: invalid seccomp profile: syscalls[0].args[0].op");
+    const unknown = await berth(t, ["create", "--security-opt", "foo=bar", "bb", "true"]);
+    expect(unknown.stderr).toContain('invalid --security-opt 2: "foo=bar"');
+    expect((await berth(t, ["ps", "-aq"])).stdout.trim()).toBe("");
+  });
+
+  test("exec'd processes and health checks run under the container's filter", async () => {
+    const name = `sc-${Date.now()}`;
+    const c = await berth(t, ["run", "-d", "--name", name, "--network", "none", "--health-cmd", "grep Seccomp: /proc/self/status", "--health-interval", "1s", "bb", "sleep", "60"]);
+    expect(c.code).toBe(0);
+    const e = await berth(t, ["exec", name, "sh", "-c", "grep Seccomp: /proc/self/status; unshare -U true; echo unshare=$?"]);
+    expect(statusField(e.stdout, "Seccomp")).toBe("2");
+    expect(e.stdout).toContain("unshare=1");
+    let log = "";
+    for (let i = 0; i < 100 && !log.includes("Seccomp"); i++) {
+      await Bun.sleep(100);
+      log = (await berth(t, ["inspect", "-f", "{{json .State.Health.Log}}", name])).stdout;
+    }
+    expect(log).toMatch(/Seccomp:\\t2/);
+    await berth(t, ["rm", "-f", name]);
+
+    const loose = `sc-u-${Date.now()}`;
+    await berth(t, ["run", "-d", "--name", loose, "--network", "none", "--security-opt", "seccomp=unconfined", "bb", "sleep", "60"]);
+    expect(statusField((await berth(t, ["exec", loose, "grep", "Seccomp:", "/proc/self/status"])).stdout, "Seccomp")).toBe("0");
+    await berth(t, ["rm", "-f", loose]);
+  });
+
+  test("the docker CLI sends a profile file's content; inspect shows SecurityOpt and info the builtin profile", async () => {
+    const p = profile("docker", { defaultAction: "SCMP_ACT_ALLOW", syscalls: [{ names: ["mkdir", "mkdirat"], action: "SCMP_ACT_ERRNO" }] });
+    const name = `sd-${Date.now()}`;
+    const r = await docker(t, ["run", "--name", name, "--network", "none", "--security-opt", `seccomp=${p}`, "--security-opt", "no-new-privileges", "bb", "sh", "-c", "mkdir /tmp/x; grep NoNewPrivs /proc/self/status"]);
+    expect(r.stderr).toContain("Operation not permitted");
+    expect(statusField(r.stdout, "NoNewPrivs")).toBe("1");
+    const opts = JSON.parse((await docker(t, ["inspect", "-f", "{{json .HostConfig.SecurityOpt}}", name])).stdout);
+    expect(opts).toEqual([`seccomp={"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO"}]}`, "no-new-privileges"]);
+    await docker(t, ["rm", name]);
+    const info = await docker(t, ["info", "-f", "{{json .SecurityOptions}}"]);
+    expect(JSON.parse(info.stdout)).toEqual(["name=seccomp,profile=builtin"]);
+    expect((await berth(t, ["info"])).stdout).toContain("Security Options:\n  seccomp\n   Profile: builtin\n");
+  });
+});
+
+describe("no-new-privileges", () => {
+  // As root: a setuid-root busybox copy, and root without a password so that su asks none; then as app, su to root.
+  const script = 'cp /bin/busybox /tmp/busybox && chmod 4755 /tmp/busybox && sed -i "s/^root:x:/root::/" /etc/passwd && su app -c "grep NoNewPrivs /proc/self/status; /tmp/busybox su -c \\"id -u\\" root"';
+
+  test("without it a setuid binary makes a user root", async () => {
+    const r = await run(["bb", "sh", "-c", script]);
+    expect(statusField(r.stdout, "NoNewPrivs")).toBe("0");
+    expect(r.stdout.trim().split("\n").at(-1)).toBe("0");
+  });
+
+  test.each([["no-new-privileges"], ["no-new-privileges=true"], ["no-new-privileges:true"]])("with --security-opt %s the setuid bit gives nothing", async (opt) => {
+    const r = await run(["--security-opt", opt, "bb", "sh", "-c", script]);
+    expect(statusField(r.stdout, "NoNewPrivs")).toBe("1");
+    expect(r.stderr).toContain("su: must be suid to work properly");
+  });
+
+  test("no-new-privileges=false, and exec'd processes follow the container", async () => {
+    expect(statusField((await run(["--security-opt", "no-new-privileges=false", "bb", "grep", "NoNewPrivs", "/proc/self/status"])).stdout, "NoNewPrivs")).toBe("0");
+    const name = `nnp-${Date.now()}`;
+    await berth(t, ["run", "-d", "--name", name, "--network", "none", "--security-opt", "no-new-privileges", "bb", "sleep", "60"]);
+    expect(statusField((await berth(t, ["exec", name, "grep", "NoNewPrivs", "/proc/self/status"])).stdout, "NoNewPrivs")).toBe("1");
+    await berth(t, ["rm", "-f", name]);
+  });
+});
