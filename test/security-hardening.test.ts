@@ -3,7 +3,7 @@
 // checks), no-new-privileges, --privileged and the device allowlist, through
 // berth and the stock docker CLI against berthd.
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { berth, docker, importBusybox, leaks, makeRoot, removeRoot, type TestRoot } from "./helpers/berth.ts";
 
 let t: TestRoot;
@@ -137,6 +137,51 @@ describe("no-new-privileges", () => {
     const name = `nnp-${Date.now()}`;
     await berth(t, ["run", "-d", "--name", name, "--network", "none", "--security-opt", "no-new-privileges", "bb", "sleep", "60"]);
     expect(statusField((await berth(t, ["exec", name, "grep", "NoNewPrivs", "/proc/self/status"])).stdout, "NoNewPrivs")).toBe("1");
+    await berth(t, ["rm", "-f", name]);
+  });
+});
+
+describe("--privileged", () => {
+  // The engine's own bounding set: this host lacks CAP_SYS_RESOURCE, which Docker's --privileged fails on.
+  const engineCapEff = () => /^CapBnd:\s*(\S+)/m.exec(readFileSync("/proc/self/status", "utf8"))![1];
+
+  test("every capability, no seccomp, nothing masked, /sys and the cgroups writable, the host's devices", async () => {
+    const r = await run(["--privileged", "bb", "sh", "-c", "grep -E '^(CapEff|Seccomp):' /proc/self/status; grep -E ' /sys | /sys/fs/cgroup | /proc/sys | /proc/kcore ' /proc/mounts; ls /dev; mount -t tmpfs none /tmp && echo mounted; losetup -f"]);
+    expect(r.code).toBe(0);
+    expect(statusField(r.stdout, "CapEff")).toBe(engineCapEff());
+    expect(statusField(r.stdout, "Seccomp")).toBe("0");
+    expect(r.stdout).toMatch(/^sysfs \/sys sysfs rw,/m);
+    expect(r.stdout).toMatch(/^tmpfs \/sys\/fs\/cgroup tmpfs rw,/m);
+    expect(r.stdout).not.toMatch(/ \/proc\/sys | \/proc\/kcore /);
+    const devs = r.stdout.split("\n");
+    expect(devs).toContain("loop0");
+    expect(devs).toContain("loop-control");
+    expect(r.stdout).toContain("mounted");
+    expect(r.stdout).toMatch(/^\/dev\/loop\d+$/m); // losetup found a free loop device through /dev/loop-control
+  });
+
+  test("device nodes keep the host's type, numbers and mode", async () => {
+    const r = await run(["--privileged", "bb", "stat", "-c", "%F %t:%T %a", "/dev/loop0", "/dev/net/tun"]);
+    const mode = (p: string) => (statSync(p).mode & 0o777).toString(8);
+    expect(r.stdout.trim().split("\n")).toEqual([`block special file 7:0 ${mode("/dev/loop0")}`, `character special file a:c8 ${mode("/dev/net/tun")}`]);
+  });
+
+  test("the docker CLI's --privileged; inspect shows it", async () => {
+    const name = `priv-${Date.now()}`;
+    const r = await docker(t, ["run", "--name", name, "--network", "none", "--privileged", "bb", "sh", "-c", "mount -t tmpfs none /tmp && echo mounted"]);
+    expect(r.stdout).toContain("mounted");
+    expect((await docker(t, ["inspect", "-f", "{{.HostConfig.Privileged}}", name])).stdout.trim()).toBe("true");
+    await docker(t, ["rm", name]);
+  });
+
+  test("exec --privileged gets every capability in a plain container, and keeps its seccomp filter", async () => {
+    const name = `xpriv-${Date.now()}`;
+    await berth(t, ["run", "-d", "--name", name, "--network", "none", "bb", "sleep", "60"]);
+    const plain = await berth(t, ["exec", name, "grep", "-E", "^(CapEff|Seccomp):", "/proc/self/status"]);
+    expect(statusField(plain.stdout, "CapEff")).toBe("00000000a80425fb");
+    const priv = await berth(t, ["exec", "--privileged", name, "grep", "-E", "^(CapEff|Seccomp):", "/proc/self/status"]);
+    expect(statusField(priv.stdout, "CapEff")).toBe(engineCapEff());
+    expect(statusField(priv.stdout, "Seccomp")).toBe("2");
     await berth(t, ["rm", "-f", name]);
   });
 });

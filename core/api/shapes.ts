@@ -50,6 +50,7 @@ export function containerInspect(engine: Engine, c: ContainerRecord) {
       CapAdd: h.CapAdd ?? null,
       CapDrop: h.CapDrop ?? null,
       Privileged: !!h.Privileged,
+      Devices: h.Devices ?? [],
       ReadonlyRootfs: !!h.ReadonlyRootfs,
       SecurityOpt: h.SecurityOpt ?? null,
       Tmpfs: h.Tmpfs ?? null,

@@ -68,6 +68,19 @@ export interface ProcessSpec {
   consoleSize?: [number, number];
 }
 
+/** A device node made in the container's /dev (--device, --privileged's host devices). */
+export interface DeviceNode {
+  /** Absolute path inside the container, under /dev. */
+  path: string;
+  type: "c" | "b";
+  major: number;
+  minor: number;
+  /** Permission bits. */
+  mode: number;
+  uid: number;
+  gid: number;
+}
+
 export interface SandboxSpec {
   id: string;
   /** Host path of the prepared root filesystem. */
@@ -82,6 +95,8 @@ export interface SandboxSpec {
   mounts: MountSpec[];
   maskedPaths: string[];
   readonlyPaths: string[];
+  /** Device nodes made once /dev is mounted, besides the standard ones (null, zero, tty...). */
+  devices?: DeviceNode[];
   /** Network namespace to join (a bind-mounted nsfs file); absent shares the host's. */
   netnsPath?: string;
   /**

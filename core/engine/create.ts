@@ -7,6 +7,7 @@ import { randomHex } from "../ids.ts";
 import type { Engine } from "./engine.ts";
 import { parseBinds, parseTmpfs } from "./mounts.ts";
 import { randomName } from "./names.ts";
+import { checkDeviceMappings } from "./devices.ts";
 import { checkSecurity } from "./security.ts";
 import { newState, type ContainerConfig, type ContainerRecord, type CreateRequest, type EndpointSettings, type HostConfig, type MountPoint, type NetworkRecord } from "./types.ts";
 import { createAnonymousVolume, ensureVolume } from "./volumes.ts";
@@ -29,6 +30,7 @@ export async function createContainer(engine: Engine, req: CreateRequest, name?:
   checkRestartPolicy(host);
   checkSupported(host as HostConfig & Record<string, unknown>);
   checkSecurity(host);
+  checkDeviceMappings(host);
   const logConfig = checkLogConfig(host);
 
   const img = image.config.config ?? {};
@@ -171,8 +173,6 @@ function checkSupported(host: HostConfig & Record<string, unknown>) {
     throw invalidArgument((err as Error).message, "use capability names such as NET_ADMIN or ALL");
   }
   const unsupported: [string, string][] = [
-    ["Privileged", "--privileged"],
-    ["Devices", "--device"],
     ["UsernsMode", "--userns"],
     ["PidMode", "--pid"],
     ["IpcMode", "--ipc"],

@@ -2,7 +2,8 @@
 // processes (its first one, exec'd ones and health checks alike): the
 // capabilities, no_new_privs and the seccomp filter, as Docker derives them.
 import { CAPABILITIES, containerCapabilities } from "../caps.ts";
-import type { ProcessSpec, SeccompConfig } from "../contracts/isolation.ts";
+import { readFileSync } from "node:fs";
+import type { MountSpec, ProcessSpec, SandboxSpec, SeccompConfig } from "../contracts/isolation.ts";
 import { invalidArgument, isBerthError, notSupported } from "../errors.ts";
 import { checkProfile, DEFAULT_PROFILE, hostTarget, parseProfile, resolveProfile, type Profile } from "../seccomp/profile.ts";
 import type { HostConfig } from "./types.ts";
@@ -70,10 +71,31 @@ export function checkSecurity(h: HostConfig) {
   }
 }
 
-/** The capabilities of a container's processes: every one when privileged, else Docker's set with --cap-add/--cap-drop. */
+/**
+ * The capabilities of a container's processes: when privileged, every one
+ * the engine itself has (a host whose bounding set lacks some still runs
+ * privileged containers); else Docker's set with --cap-add/--cap-drop.
+ */
 export function capabilitiesOf(h: HostConfig, privilegedExec = false): string[] {
-  if (h.Privileged || privilegedExec) return Object.keys(CAPABILITIES);
+  if (h.Privileged || privilegedExec) return engineCapabilities();
   return containerCapabilities(h.CapAdd ?? [], h.CapDrop ?? []);
+}
+
+let engineCaps: string[] | undefined;
+function engineCapabilities(): string[] {
+  if (!engineCaps) {
+    const hex = /^CapBnd:\s*([0-9a-f]+)/m.exec(readFileSync("/proc/self/status", "utf8"))?.[1];
+    const mask = hex ? BigInt(`0x${hex}`) : -1n;
+    engineCaps = Object.entries(CAPABILITIES).filter(([, bit]) => mask & (1n << BigInt(bit))).map(([name]) => name);
+  }
+  return engineCaps;
+}
+
+/** Docker's --privileged sandbox: nothing masked or read-only in /proc, /sys and the cgroup filesystems writable. */
+export function privilegedSandbox(spec: SandboxSpec): SandboxSpec {
+  const kernelFs = (m: MountSpec) => m.type === "sysfs" || m.type === "cgroup" || m.type === "cgroup2" || (m.type === "tmpfs" && m.destination === "/sys/fs/cgroup");
+  const mounts = spec.mounts.map((m) => (kernelFs(m) ? { ...m, options: m.options.filter((o) => o !== "ro") } : m));
+  return { ...spec, mounts, maskedPaths: [], readonlyPaths: [] };
 }
 
 /** The seccomp filter of a container's processes, or undefined (unconfined, privileged). */

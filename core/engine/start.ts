@@ -18,7 +18,8 @@ import {
 } from "./defaults.ts";
 import type { Engine } from "./engine.ts";
 import { handleExit } from "./exit.ts";
-import { processSecurity } from "./security.ts";
+import { containerDevices } from "./devices.ts";
+import { privilegedSandbox, processSecurity } from "./security.ts";
 import { attachEndpoints, detachEndpoints, pluginOf } from "./networks.ts";
 import { startHealthChecks } from "./health.ts";
 import { bindToMountSpec, parseTmpfs, sortByDepth } from "./mounts.ts";
@@ -46,11 +47,13 @@ export async function startContainer(engine: Engine, rec: ContainerRecord): Prom
     const volumeMounts = await mountVolumes(engine, rec, rootfs);
     undo.push(() => unmountVolumes(engine, rec));
 
-    const cgroup = limits.create(id, resourcesOf(rec.HostConfig));
+    const devices = containerDevices(rec.HostConfig);
+    const cgroup = limits.create(id, { ...resourcesOf(rec.HostConfig), devices: devices.rules });
     undo.push(() => limits.remove(id));
     trace("start: prepared");
 
-    const spec = sandboxSpec(rec, rootfs, hostname, netnsPath, etcMounts, volumeMounts, cgroup);
+    let spec: SandboxSpec = { ...sandboxSpec(rec, rootfs, hostname, netnsPath, etcMounts, volumeMounts, cgroup), devices: devices.nodes };
+    if (rec.HostConfig.Privileged) spec = privilegedSandbox(spec);
     const stateDir = engine.monitorDir(id);
     rmSync(stateDir, { recursive: true, force: true });
     const log = logLimits(rec.HostConfig.LogConfig?.Config ?? {});

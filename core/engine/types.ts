@@ -84,6 +84,8 @@ export interface HostConfig {
   CapAdd?: string[] | null;
   CapDrop?: string[] | null;
   Privileged?: boolean;
+  /** --device: host devices made in the container's /dev and allowed in its device cgroup. */
+  Devices?: { PathOnHost: string; PathInContainer: string; CgroupPermissions: string }[] | null;
   /** --init: a small init (berth-init) runs as PID 1, reaps zombies and forwards signals to the command. */
   Init?: boolean | null;
   RestartPolicy?: RestartPolicy;

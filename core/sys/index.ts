@@ -114,6 +114,7 @@ export const RLIMIT: Record<string, number> = {
 export const RLIM_INFINITY = 0xffffffffffffffffn;
 
 export const S_IFCHR = 0o020000;
+export const S_IFBLK = 0o060000;
 export const makedev = (major: number, minor: number) => (major << 8) | minor;
 
 // errno numbers for x86_64, for turning a failed call into a SysError code.

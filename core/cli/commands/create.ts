@@ -44,6 +44,8 @@ export const CREATE_FLAGS: FlagDef[] = [
   { name: "ulimit", kind: "list", valueName: "ulimit", help: "Ulimit options (name=soft[:hard])" },
   { name: "cap-add", kind: "list", help: "Add Linux capabilities (NET_ADMIN, ALL, ...)" },
   { name: "cap-drop", kind: "list", help: "Drop Linux capabilities (NET_RAW, ALL, ...)" },
+  { name: "privileged", kind: "bool", help: "Give extended privileges to this container: every capability, no seccomp, every host device" },
+  { name: "device", kind: "list", help: "Add a host device to the container (/dev/HOST[:/dev/CONTAINER][:rwm])" },
   { name: "security-opt", kind: "list", help: "Security options: seccomp=unconfined|builtin|<profile.json>, no-new-privileges[=true|false]" },
   { name: "label", short: "l", kind: "list", help: "Set meta data on a container" },
   { name: "restart", kind: "string", default: "no", help: "Restart policy to apply when a container exits (no, always, unless-stopped, on-failure[:max-retries])" },
@@ -121,6 +123,8 @@ export function createRequest(flags: ParsedFlags, args: string[]): CreateRequest
     CapAdd: flags.list("cap-add"),
     CapDrop: flags.list("cap-drop"),
     SecurityOpt: securityOpts(flags.list("security-opt")),
+    Privileged: flags.bool("privileged") || undefined,
+    Devices: flags.list("device").map(parseDevice),
     // The terminal's size from the start, as the docker CLI sends it: no first frame at 0x0.
     ConsoleSize: flags.bool("tty") && process.stdout.isTTY ? [process.stdout.rows, process.stdout.columns] : undefined,
     RestartPolicy: parseRestart(flags.string("restart") ?? "no"),
@@ -201,6 +205,20 @@ function exposedPorts(specs: string[], published: NonNullable<HostConfig["PortBi
   }
   for (const key of Object.keys(published)) out[key] = {};
   return Object.keys(out).length ? out : undefined;
+}
+
+/** --device /dev/HOST[:/dev/CONTAINER][:PERMISSIONS], as the docker CLI reads it. */
+export function parseDevice(spec: string): NonNullable<HostConfig["Devices"]>[number] {
+  const parts = spec.split(":");
+  const mode = (s: string) => /^[rwm]{1,3}$/.test(s);
+  let [src, dst, perms] = ["", "", "rwm"];
+  if (parts.length === 3) [src, dst, perms] = parts as [string, string, string];
+  else if (parts.length === 2) [src, dst, perms] = mode(parts[1]!) ? [parts[0]!, "", parts[1]!] : [parts[0]!, parts[1]!, "rwm"];
+  else if (parts.length === 1) src = parts[0]!;
+  else throw invalidArgument(`invalid device specification: ${spec}`, "use --device /dev/HOST[:/dev/CONTAINER][:rwm]");
+  if (!mode(perms)) throw invalidArgument(`invalid device mode: ${perms}`, "use a combination of r, w and m");
+  for (const p of [src, dst]) if (p && !p.startsWith("/")) throw invalidArgument(`bad format for path: ${p}`, "device paths are absolute, e.g. /dev/fuse");
+  return { PathOnHost: src, PathInContainer: dst || src, CgroupPermissions: perms };
 }
 
 /** As the docker CLI does: a seccomp profile file is read and sent as its (compacted) JSON. */

@@ -6,14 +6,14 @@
 // directory, and the path to execve. Everything goes through `Sys`, so a
 // recording fake can check the sequence without a kernel.
 import {
-  accessSync, chmodSync, constants, existsSync, mkdirSync, openSync, closeSync,
+  accessSync, chmodSync, chownSync, constants, existsSync, mkdirSync, openSync, closeSync,
   readFileSync, statSync, symlinkSync, writeFileSync,
 } from "node:fs";
 import { capMask, CAPABILITIES } from "../../../core/caps.ts";
-import type { ExecTarget as ContainerTarget, MountSpec, ProcessSpec, SandboxSpec } from "../../../core/contracts/isolation.ts";
+import type { DeviceNode, ExecTarget as ContainerTarget, MountSpec, ProcessSpec, SandboxSpec } from "../../../core/contracts/isolation.ts";
 import { BerthError, errnoCode, StartError, SysError } from "../../../core/errors.ts";
 import { resolveInRoot } from "../../../core/paths.ts";
-import { CLONE, makedev, MNT_DETACH, MS, RLIMIT, RLIM_INFINITY, S_IFCHR, type Sys } from "../../../core/sys/index.ts";
+import { CLONE, makedev, MNT_DETACH, MS, RLIMIT, RLIM_INFINITY, S_IFBLK, S_IFCHR, type Sys } from "../../../core/sys/index.ts";
 import { CONSOLE_FD } from "./fds.ts";
 import { resolveUser } from "./users.ts";
 
@@ -186,6 +186,7 @@ function buildMountTree(spec: SandboxSpec, sys: Sys) {
     if (flags & MS.RDONLY) readOnly.push({ dest, keep: flags & (MS.NOSUID | MS.NODEV | MS.NOEXEC) });
     if (m.destination === "/dev") createDevices(dest, sys);
   }
+  for (const d of spec.devices ?? []) makeDevice(root, d, sys);
   // Read-only last, deepest first, so mount points under them could be made.
   for (const { dest, keep } of readOnly.reverse()) {
     sys.mount(null, dest, null, MS.BIND | MS.REMOUNT | MS.RDONLY | keep);
@@ -269,6 +270,31 @@ function openTerminal(devpts: string, size: [number, number] | undefined, sys: S
   closeSync(master);
   closeSync(CONSOLE_FD);
   return path;
+}
+
+/** An extra device node (--device, --privileged), with the host node's owner and mode; one already there stays. */
+function makeDevice(root: string, d: DeviceNode, sys: Sys) {
+  const path = resolveInRoot(root, d.path);
+  if (existsSync(path)) return;
+  mkdirSync(path.slice(0, path.lastIndexOf("/")) || "/", { recursive: true, mode: 0o755 });
+  try {
+    sys.mknod(path, (d.type === "b" ? S_IFBLK : S_IFCHR) | d.mode, devNumber(d.major, d.minor));
+  } catch (err) {
+    throw new StartError(`error creating device node ${d.path} (${d.type} ${d.major}:${d.minor}): ${describe(err)}`, 125);
+  }
+  chmodIfReal(path, d.mode);
+  try {
+    chownSync(path, d.uid, d.gid);
+  } catch (err) {
+    if (errnoCode(err) !== "ENOENT") throw err;
+  }
+}
+
+/** glibc's makedev: a dev_t for any major and minor. */
+function devNumber(major: number, minor: number): number {
+  const M = BigInt(major);
+  const m = BigInt(minor);
+  return Number(((M & 0xfffn) << 8n) | ((M & ~0xfffn) << 32n) | (m & 0xffn) | ((m & ~0xffn) << 12n));
 }
 
 /** mknod honours the umask; under the fake there is no node to chmod. */
