@@ -185,3 +185,48 @@ describe("--privileged", () => {
     await berth(t, ["rm", "-f", name]);
   });
 });
+
+describe("devices (cgroup v1 here; test/security-hardening-v2.v2vm.test.ts on v2)", () => {
+  const probe = "mknod /dev/sda b 8 0 && echo made; head -c 1 /dev/sda; echo sda=$?; echo x > /dev/null && echo null-ok; head -c 3 /dev/zero | wc -c";
+
+  test("a default container can make a disk's node but not open it, even with --cap-add MKNOD; /dev/null works", async () => {
+    const r = await run(["--cap-add", "MKNOD", "bb", "sh", "-c", probe]);
+    expect(r.stdout.trim().split("\n")).toEqual(["made", "sda=1", "null-ok", "3"]);
+    expect(r.stderr).toContain("head: /dev/sda: Operation not permitted");
+  });
+
+  test("the device cgroup holds Docker's default allowlist", async () => {
+    const r = await run(["bb", "cat", "/sys/fs/cgroup/devices/devices.list"]);
+    expect(r.stdout.trim().split("\n").sort()).toEqual(
+      ["b *:* m", "c *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 10:200 rwm", "c 136:* rwm"].sort(),
+    );
+  });
+
+  test("--privileged opens any device", async () => {
+    const r = await run(["--privileged", "bb", "sh", "-c", probe]);
+    // No disk 8:0 here: the open gets past the device cgroup to the kernel, which finds no such device.
+    expect(r.stderr).toContain("head: /dev/sda: No such device or address");
+  });
+
+  test("--device adds the node and its rule, under another name and with chosen permissions", async () => {
+    const r = await run(["--device", "/dev/loop0", "--device", "/dev/loop1:/dev/xloop:r", "bb", "sh", "-c",
+      "stat -c '%n %F %t:%T' /dev/loop0 /dev/xloop; head -c 1 /dev/loop0 >/dev/null && echo loop0-read; head -c 1 /dev/xloop >/dev/null && echo xloop-read; (echo x > /dev/xloop) 2>/dev/null || echo xloop-write-denied; grep ' 7:' /sys/fs/cgroup/devices/devices.list"]);
+    expect(r.stdout.trim().split("\n")).toEqual(["/dev/loop0 block special file 7:0", "/dev/xloop block special file 7:1", "loop0-read", "xloop-read", "xloop-write-denied", "b 7:0 rwm", "b 7:1 r"]);
+  });
+
+  test("the docker CLI's --device; bad mappings are refused at create", async () => {
+    const name = `dev-${Date.now()}`;
+    const r = await docker(t, ["run", "--name", name, "--network", "none", "--device", "/dev/loop2:/dev/disk0:rw", "bb", "sh", "-c", "head -c 1 /dev/disk0 > /dev/null && echo ok"]);
+    expect(r.stdout.trim()).toBe("ok");
+    expect(JSON.parse((await docker(t, ["inspect", "-f", "{{json .HostConfig.Devices}}", name])).stdout)).toEqual([{ PathOnHost: "/dev/loop2", PathInContainer: "/dev/disk0", CgroupPermissions: "rw" }]);
+    await docker(t, ["rm", name]);
+    const missing = await berth(t, ["create", "--device", "/dev/no-such-device", "bb", "true"]);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain('error gathering device information while adding custom device "/dev/no-such-device": no such file or directory');
+    const notDev = await berth(t, ["create", "--device", "/etc/hostname", "bb", "true"]);
+    expect(notDev.stderr).toContain("not a device node");
+    const badMode = await berth(t, ["create", "--device", "/dev/loop0:/dev/x:rwx", "bb", "true"]);
+    expect(badMode.stderr).toContain("invalid device mode: rwx");
+    expect((await berth(t, ["ps", "-aq"])).stdout.trim()).toBe("");
+  });
+});
