@@ -9,6 +9,7 @@ import { parseSecurityOpts, processSecurity } from "../core/engine/security.ts";
 import { securityOpts } from "../core/cli/commands/create.ts";
 import { actionValue, compileSeccomp, filterFlags } from "../plugins/isolation/namespaces/seccomp.ts";
 import { writeFileSync, mkdtempSync, rmSync } from "node:fs";
+import { REPO } from "./helpers/berth.ts";
 
 const amd64 = (caps: string[] = DEFAULT_CAPABILITIES, kernel = "6.1.0"): Target => ({ capabilities: caps, arch: "amd64", scmpArch: "SCMP_ARCH_X86_64", kernel });
 const names = (p: ReturnType<typeof resolveProfile>) => p.syscalls.flatMap((r) => r.names.map((n) => `${n}:${r.action}${r.errnoRet !== undefined ? `(${r.errnoRet})` : ""}${r.args ? JSON.stringify(r.args.map((a) => [a.index, a.op, a.value])) : ""}`));
@@ -171,5 +172,58 @@ describe("compiling with libseccomp", () => {
   test("unknown syscall names are skipped, as Docker does", () => {
     const cfg = resolveProfile(parseProfile('{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["no_such_call","mkdir"],"action":"SCMP_ACT_ERRNO"}]}'), amd64());
     expect(compileSeccomp(cfg).length).toBeGreaterThan(0);
+  });
+});
+
+describe("the compiled default filter in the kernel", () => {
+  // A child process installs the filter (as the container init does) and makes raw syscalls; it prints their errnos.
+  async function underFilter(cfg: ReturnType<typeof resolveProfile>, calls: Record<string, number[]>): Promise<Record<string, number>> {
+    const dir = mkdtempSync("/tmp/berth-seccomp-");
+    try {
+      writeFileSync(`${dir}/child.ts`, `
+        import { dlopen, FFIType, read } from "bun:ffi";
+        import { libcSys } from "${REPO}/core/sys/libc.ts";
+        const { i64, ptr } = FFIType;
+        const c = dlopen("libc.so.6", { syscall: { args: [i64, i64, i64, i64, i64, i64], returns: i64 }, __errno_location: { args: [], returns: ptr } }).symbols;
+        const calls = JSON.parse(process.argv[3]);
+        libcSys.setNoNewPrivs();
+        libcSys.seccompLoad(new Uint8Array(Buffer.from(process.argv[2], "base64")), ${filterFlags(cfg)});
+        const out = {};
+        for (const [name, [nr, ...args]] of Object.entries(calls)) {
+          const a = [...args, 0, 0, 0, 0, 0].slice(0, 5);
+          out[name] = Number(c.syscall(nr, ...a)) < 0 ? read.i32(c.__errno_location(), 0) : 0;
+        }
+        console.log(JSON.stringify(out));
+      `);
+      const p = Bun.spawn([process.execPath, `${dir}/child.ts`, Buffer.from(compileSeccomp(cfg)).toString("base64"), JSON.stringify(calls)], { stdout: "pipe", stderr: "pipe" });
+      const [out, err] = [await new Response(p.stdout).text(), await new Response(p.stderr).text()];
+      if ((await p.exited) !== 0) throw new Error(`the child failed: ${err}`);
+      return JSON.parse(out);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  const nul = 0;
+  const calls = {
+    getpid: [39],
+    mount: [165, nul, nul, nul, 0, nul], // EFAULT without a filter; EPERM from it
+    unshareUser: [272, 0x10000000],
+    clone3: [435, nul, 0], // ENOSYS: libc falls back to clone, whose flags the filter checks
+    personalityQuery: [135, 0xffffffff],
+    personalityOther: [135, 0x0400000], // READ_IMPLIES_EXEC: refused
+    vsock: [41, 40, 1, 0], // socket(AF_VSOCK)
+    unix: [41, 1, 1 | 0o2000000, 0], // socket(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC): allowed (the fd leaks into an exiting child)
+    newer: [1000], // newer than any syscall the profile names: ENOSYS, as runc's patched filters answer
+  };
+
+  test("default capabilities: EPERM for what the profile refuses, ENOSYS for clone3 and unknown newer syscalls", async () => {
+    const r = await underFilter(resolveProfile(DEFAULT_PROFILE, amd64()), calls);
+    expect(r).toEqual({ getpid: 0, mount: 1, unshareUser: 1, clone3: 38, personalityQuery: 0, personalityOther: 1, vsock: 1, unix: 0, newer: 38 });
+  });
+
+  test("with CAP_SYS_ADMIN mount and unshare get through to the kernel", async () => {
+    const r = await underFilter(resolveProfile(DEFAULT_PROFILE, amd64([...DEFAULT_CAPABILITIES, "SYS_ADMIN"])), { mount: calls.mount, clone3: calls.clone3 });
+    expect(r.mount).toBe(14); // EFAULT: the kernel itself looked at the arguments
+    expect(r.clone3).not.toBe(38);
   });
 });

@@ -116,6 +116,27 @@ describe("seccomp", () => {
   });
 });
 
+describe("systempaths=unconfined", () => {
+  test("nothing masked or read-only in /proc; inspect shows Docker's lists otherwise", async () => {
+    const probe = ["bb", "sh", "-c", "grep -cE ' /proc/(keys|sys) ' /proc/mounts"];
+    expect((await run(probe)).stdout.trim()).toBe("2");
+    for (const client of [berth, docker]) {
+      const name = `sp-${Date.now()}`;
+      const r = await client(t, ["run", "--name", name, "--network", "none", "--security-opt", "systempaths=unconfined", ...probe]);
+      expect(r.stdout.trim()).toBe("0");
+      const h = JSON.parse((await client(t, ["inspect", "-f", "{{json .HostConfig}}", name])).stdout);
+      expect([h.MaskedPaths, h.ReadonlyPaths, h.SecurityOpt ?? []]).toEqual([[], [], []]); // no daemon option: the CLIs send the lists
+      await client(t, ["rm", name]);
+    }
+    const name = `sp-d-${Date.now()}`;
+    await berth(t, ["create", "--name", name, "bb"]);
+    const h = JSON.parse((await berth(t, ["inspect", "-f", "{{json .HostConfig}}", name])).stdout);
+    expect(h.MaskedPaths).toContain("/proc/kcore");
+    expect(h.ReadonlyPaths).toContain("/proc/sys");
+    await berth(t, ["rm", name]);
+  });
+});
+
 describe("no-new-privileges", () => {
   // As root: a setuid-root busybox copy, and root without a password so that su asks none; then as app, su to root.
   const script = 'cp /bin/busybox /tmp/busybox && chmod 4755 /tmp/busybox && sed -i "s/^root:x:/root::/" /etc/passwd && su app -c "grep NoNewPrivs /proc/self/status; /tmp/busybox su -c \\"id -u\\" root"';

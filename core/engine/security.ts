@@ -61,6 +61,9 @@ export function parseSecurityOpts(opts: string[]): SecurityOptions {
 /** Check a create request's security settings: what would fail at start fails now, with a 400. */
 export function checkSecurity(h: HostConfig) {
   const opts = parseSecurityOpts(h.SecurityOpt ?? []);
+  for (const [field, paths] of [["MaskedPaths", h.MaskedPaths], ["ReadonlyPaths", h.ReadonlyPaths]] as const) {
+    if (paths != null && (!Array.isArray(paths) || paths.some((p) => typeof p !== "string" || !p.startsWith("/")))) throw invalidArgument(`invalid HostConfig.${field}: it must be a list of absolute paths`);
+  }
   const caps = capabilitiesOf(h);
   if (typeof opts.seccomp === "object") {
     try {

@@ -274,8 +274,8 @@ function sandboxSpec(
     hostname,
     readonlyRootfs: !!h.ReadonlyRootfs,
     mounts: [...DEFAULT_MOUNTS, ...cgroup.containerMounts, ...DEFAULT_MOUNTS_AFTER_CGROUP, ...etc, ...user, ...(h.Init ? [INIT_MOUNT] : [])],
-    maskedPaths: MASKED_PATHS,
-    readonlyPaths: READONLY_PATHS,
+    maskedPaths: h.MaskedPaths ?? MASKED_PATHS,
+    readonlyPaths: h.ReadonlyPaths ?? READONLY_PATHS,
     netnsPath,
     cgroupJoin: cgroup.joinFiles,
     process: {

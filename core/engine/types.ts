@@ -90,6 +90,10 @@ export interface HostConfig {
   Init?: boolean | null;
   RestartPolicy?: RestartPolicy;
   SecurityOpt?: string[] | null;
+  /** Paths hidden in the container (Docker's defaults when null; [] with --security-opt systempaths=unconfined). */
+  MaskedPaths?: string[] | null;
+  /** Paths made read-only in the container (as MaskedPaths). */
+  ReadonlyPaths?: string[] | null;
   LogConfig?: LogConfig;
   /** The tty's size when the container starts: [rows, columns]. */
   ConsoleSize?: [number, number] | null;

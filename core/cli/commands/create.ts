@@ -46,7 +46,7 @@ export const CREATE_FLAGS: FlagDef[] = [
   { name: "cap-drop", kind: "list", help: "Drop Linux capabilities (NET_RAW, ALL, ...)" },
   { name: "privileged", kind: "bool", help: "Give extended privileges to this container: every capability, no seccomp, every host device" },
   { name: "device", kind: "list", help: "Add a host device to the container (/dev/HOST[:/dev/CONTAINER][:rwm])" },
-  { name: "security-opt", kind: "list", help: "Security options: seccomp=unconfined|builtin|<profile.json>, no-new-privileges[=true|false]" },
+  { name: "security-opt", kind: "list", help: "Security options: seccomp=unconfined|builtin|<profile.json>, no-new-privileges[=true|false], systempaths=unconfined" },
   { name: "label", short: "l", kind: "list", help: "Set meta data on a container" },
   { name: "restart", kind: "string", default: "no", help: "Restart policy to apply when a container exits (no, always, unless-stopped, on-failure[:max-retries])" },
   { name: "rm", kind: "bool", help: "Automatically remove the container when it exits" },
@@ -122,7 +122,9 @@ export function createRequest(flags: ParsedFlags, args: string[]): CreateRequest
     DnsOptions: flags.list("dns-option"),
     CapAdd: flags.list("cap-add"),
     CapDrop: flags.list("cap-drop"),
-    SecurityOpt: securityOpts(flags.list("security-opt")),
+    SecurityOpt: nonEmpty(securityOpts(flags.list("security-opt").filter((o) => o !== "systempaths=unconfined"))),
+    // As the docker CLI does: systempaths=unconfined is no daemon option but empty path lists.
+    ...(flags.list("security-opt").includes("systempaths=unconfined") ? { MaskedPaths: [], ReadonlyPaths: [] } : {}),
     Privileged: flags.bool("privileged") || undefined,
     Devices: flags.list("device").map(parseDevice),
     // The terminal's size from the start, as the docker CLI sends it: no first frame at 0x0.
@@ -206,6 +208,8 @@ function exposedPorts(specs: string[], published: NonNullable<HostConfig["PortBi
   for (const key of Object.keys(published)) out[key] = {};
   return Object.keys(out).length ? out : undefined;
 }
+
+const nonEmpty = <T,>(list: T[]) => (list.length ? list : undefined);
 
 /** --device /dev/HOST[:/dev/CONTAINER][:PERMISSIONS], as the docker CLI reads it. */
 export function parseDevice(spec: string): NonNullable<HostConfig["Devices"]>[number] {

@@ -20,6 +20,7 @@ function load() {
       seccomp_syscall_resolve_name: { args: [P], returns: i32 },
       seccomp_rule_add_array: { args: [P, u32, i32, u32, P], returns: i32 },
       seccomp_export_bpf: { args: [P, i32], returns: i32 },
+      seccomp_arch_native: { args: [], returns: u32 },
     }).symbols;
   } catch (err) {
     throw failedPrecondition(`cannot load libseccomp.so.2: ${(err as Error).message}`, "install Debian's libseccomp2 (bin/setup does)");
@@ -95,6 +96,7 @@ function compile(cfg: SeccompConfig): Uint8Array {
       const rc = s.seccomp_arch_add(ctx, token);
       if (rc < 0 && rc !== -EEXIST) throw invalidArgument(`seccomp: cannot add the architecture ${arch} (errno ${-rc})`);
     }
+    let maxNr = -1;
     for (const rule of cfg.syscalls) {
       const action = actionValue(rule.action, rule.errnoRet);
       // libseccomp refuses a rule that does what the default does; runc skips them.
@@ -107,6 +109,7 @@ function compile(cfg: SeccompConfig): Uint8Array {
       for (const name of rule.names) {
         const nr = s.seccomp_syscall_resolve_name(cstr(name));
         if (nr < 0) continue; // a syscall this architecture or libseccomp does not know: skipped, as Docker does
+        maxNr = Math.max(maxNr, nr);
         for (const group of groups) {
           const cmp = argArray(group);
           const rc = s.seccomp_rule_add_array(ctx, action, nr, group.length, group.length ? cmp : null);
@@ -126,13 +129,46 @@ function compile(cfg: SeccompConfig): Uint8Array {
         if (n <= 0) break;
         off += n;
       }
-      return out;
+      return ["SCMP_ACT_ALLOW", "SCMP_ACT_LOG"].includes(cfg.defaultAction) || maxNr < 0 ? out : withEnosysStub(out, s.seccomp_arch_native(), maxNr);
     } finally {
       closeSync(fd);
     }
   } finally {
     s.seccomp_release(ctx);
   }
+}
+
+const AUDIT_ARCH_X86_64 = 0xc000003e;
+const X32_SYSCALL_BIT = 0x40000000;
+
+/**
+ * Syscalls newer than any the profile names answer ENOSYS rather than the
+ * default errno (runc patches its filters the same way): libc then falls
+ * back to the older call it knows (fchmodat2 to fchmodat, ...), where EPERM
+ * would be taken for a real refusal. A prefix of classic BPF on the native
+ * architecture; the rest goes on to libseccomp's program.
+ */
+export function withEnosysStub(program: Uint8Array, nativeArch: number, maxNr: number): Uint8Array {
+  const ins: [code: number, jt: number, jf: number, k: number][] = [];
+  const x86 = nativeArch === AUDIT_ARCH_X86_64;
+  const len = x86 ? 6 : 5;
+  const toMain = (at: number) => len - at - 1;
+  ins.push([0x20, 0, 0, 4]); // ld [arch]
+  ins.push([0x15, 0, toMain(1), nativeArch]); // another architecture: straight to the filter
+  ins.push([0x20, 0, 0, 0]); // ld [nr]
+  if (x86) ins.push([0x45, toMain(3), 0, X32_SYSCALL_BIT]); // x32 calls share the arch value: the filter decides
+  ins.push([0x25, 0, toMain(ins.length), maxNr]); // nr > maxNr ?
+  ins.push([0x06, 0, 0, 0x00050000 | 38]); // ret ERRNO(ENOSYS)
+  const out = new Uint8Array(ins.length * 8 + program.length);
+  const v = new DataView(out.buffer);
+  ins.forEach(([code, jt, jf, k], i) => {
+    v.setUint16(i * 8, code, true);
+    v.setUint8(i * 8 + 2, jt);
+    v.setUint8(i * 8 + 3, jf);
+    v.setUint32(i * 8 + 4, k >>> 0, true);
+  });
+  out.set(program, ins.length * 8);
+  return out;
 }
 
 /** struct scmp_arg_cmp[] { u32 arg; u32 op; u64 datum_a; u64 datum_b; }. */
