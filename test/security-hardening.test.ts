@@ -235,6 +235,15 @@ describe("devices (cgroup v1 here; test/security-hardening-v2.v2vm.test.ts on v2
     expect(r.stdout.trim().split("\n")).toEqual(["/dev/loop0 block special file 7:0", "/dev/xloop block special file 7:1", "loop0-read", "xloop-read", "xloop-write-denied", "b 7:0 rwm", "b 7:1 r"]);
   });
 
+  test("--device-cgroup-rule allows a device without making its node", async () => {
+    const r = await run(["--device-cgroup-rule", "b 7:* r", "bb", "sh", "-c", "mknod /dev/l b 7 3 && head -c 1 /dev/l > /dev/null && echo read-ok; (echo x > /dev/l) 2>/dev/null || echo write-denied; grep '^b 7' /sys/fs/cgroup/devices/devices.list"]);
+    expect(r.stdout.trim().split("\n")).toEqual(["read-ok", "write-denied", "b 7:* r"]);
+    const d = await docker(t, ["run", "--rm", "--network", "none", "--device-cgroup-rule", "b 7:3 r", "bb", "grep", "^b 7", "/sys/fs/cgroup/devices/devices.list"]);
+    expect(d.stdout.trim()).toBe("b 7:3 r");
+    const bad = await berth(t, ["create", "--device-cgroup-rule", "x 1:2 q", "bb", "true"]);
+    expect(bad.stderr).toContain("invalid device cgroup format 'x 1:2 q'");
+  });
+
   test("the docker CLI's --device; bad mappings are refused at create", async () => {
     const name = `dev-${Date.now()}`;
     const r = await docker(t, ["run", "--name", name, "--network", "none", "--device", "/dev/loop2:/dev/disk0:rw", "bb", "sh", "-c", "head -c 1 /dev/disk0 > /dev/null && echo ok"]);

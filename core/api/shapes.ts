@@ -52,6 +52,7 @@ export function containerInspect(engine: Engine, c: ContainerRecord) {
       CapDrop: h.CapDrop ?? null,
       Privileged: !!h.Privileged,
       Devices: h.Devices ?? [],
+      DeviceCgroupRules: h.DeviceCgroupRules ?? null,
       ReadonlyRootfs: !!h.ReadonlyRootfs,
       SecurityOpt: h.SecurityOpt ?? null,
       MaskedPaths: h.MaskedPaths ?? (h.Privileged ? null : MASKED_PATHS),

@@ -73,6 +73,15 @@ export function hostDevices(): DeviceNode[] {
 /** Check --device mappings as the daemon gets them: paths, permissions, and that the host path is a device. */
 export function checkDeviceMappings(h: HostConfig) {
   for (const d of h.Devices ?? []) mappingNodes(d);
+  for (const r of h.DeviceCgroupRules ?? []) parseCgroupRule(r);
+}
+
+/** A --device-cgroup-rule as Docker takes it: "TYPE MAJOR:MINOR ACCESS", e.g. "c 42:* rmw". */
+export function parseCgroupRule(rule: string): DeviceRule {
+  const m = /^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})$/.exec(rule);
+  if (!m) throw invalidArgument(`invalid device cgroup format '${rule}'`, "use TYPE MAJOR:MINOR ACCESS, e.g. 'c 42:* rmw'");
+  const num = (s: string) => (s === "*" ? "*" : Number(s));
+  return { type: m[1] as DeviceRule["type"], major: num(m[2]!), minor: num(m[3]!), access: m[4]! };
 }
 
 /** The nodes of one --device mapping (a directory maps every device under it). */
@@ -108,6 +117,7 @@ export function containerDevices(h: HostConfig): { nodes: DeviceNode[]; rules: D
   for (const { d, nodes } of mapped) {
     for (const n of nodes) rules.push({ type: n.type, major: n.major, minor: n.minor, access: d.CgroupPermissions || "rwm" });
   }
+  rules.push(...(h.DeviceCgroupRules ?? []).map(parseCgroupRule));
   return { nodes: dedupe(mapped.flatMap((m) => m.nodes)), rules };
 }
 

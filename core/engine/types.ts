@@ -86,6 +86,8 @@ export interface HostConfig {
   Privileged?: boolean;
   /** --device: host devices made in the container's /dev and allowed in its device cgroup. */
   Devices?: { PathOnHost: string; PathInContainer: string; CgroupPermissions: string }[] | null;
+  /** --device-cgroup-rule: more allowed devices ("c 42:* rmw"), with no node made. */
+  DeviceCgroupRules?: string[] | null;
   /** --init: a small init (berth-init) runs as PID 1, reaps zombies and forwards signals to the command. */
   Init?: boolean | null;
   RestartPolicy?: RestartPolicy;

@@ -46,6 +46,7 @@ export const CREATE_FLAGS: FlagDef[] = [
   { name: "cap-drop", kind: "list", help: "Drop Linux capabilities (NET_RAW, ALL, ...)" },
   { name: "privileged", kind: "bool", help: "Give extended privileges to this container: every capability, no seccomp, every host device" },
   { name: "device", kind: "list", help: "Add a host device to the container (/dev/HOST[:/dev/CONTAINER][:rwm])" },
+  { name: "device-cgroup-rule", kind: "list", help: "Add a rule to the cgroup allowed devices list ('c 42:* rmw')" },
   { name: "security-opt", kind: "list", help: "Security options: seccomp=unconfined|builtin|<profile.json>, no-new-privileges[=true|false], systempaths=unconfined" },
   { name: "label", short: "l", kind: "list", help: "Set meta data on a container" },
   { name: "restart", kind: "string", default: "no", help: "Restart policy to apply when a container exits (no, always, unless-stopped, on-failure[:max-retries])" },
@@ -127,6 +128,7 @@ export function createRequest(flags: ParsedFlags, args: string[]): CreateRequest
     ...(flags.list("security-opt").includes("systempaths=unconfined") ? { MaskedPaths: [], ReadonlyPaths: [] } : {}),
     Privileged: flags.bool("privileged") || undefined,
     Devices: flags.list("device").map(parseDevice),
+    DeviceCgroupRules: nonEmpty(flags.list("device-cgroup-rule")),
     // The terminal's size from the start, as the docker CLI sends it: no first frame at 0x0.
     ConsoleSize: flags.bool("tty") && process.stdout.isTTY ? [process.stdout.rows, process.stdout.columns] : undefined,
     RestartPolicy: parseRestart(flags.string("restart") ?? "no"),
