@@ -116,6 +116,17 @@ describe("container setup sequence", () => {
     expect(after.slice(-2)).toEqual(["setNoNewPrivs", "seccompLoad"]);
   });
 
+  test("device nodes are made after the mounts; where mknod is refused, the host's node is bound in", () => {
+    const loop = { path: "/dev/x/loop7", type: "b" as const, major: 7, minor: 300, mode: 0o660, uid: 0, gid: 6, hostPath: "/dev/loop7" };
+    const { sys } = run(spec({ devices: [loop] }));
+    expect(sys.named("mknod")).toContainEqual([`${rootfs}/dev/x/loop7`, 0o060660, (7 << 8) | (300 & 0xff) | ((300 & ~0xff) << 12)]);
+    const denied = new FakeSys();
+    denied.failOn.push({ call: "mknod", code: "EPERM" });
+    setupContainer(spec({ devices: [{ ...loop, path: "/dev/y" }] }), denied, { ...opts, newRoot: rootfs });
+    expect(denied.named("mount")).toContainEqual(["/dev/loop7", `${rootfs}/dev/y`, null, MS.BIND]);
+    rmSync(`${rootfs}/dev/y`, { force: true });
+  });
+
   test("read-only rootfs is remounted after pivot_root", () => {
     const { sys } = run(spec({ readonlyRootfs: true }));
     const names = sys.calls.map((c) => c.call);

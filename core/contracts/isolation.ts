@@ -79,6 +79,8 @@ export interface DeviceNode {
   mode: number;
   uid: number;
   gid: number;
+  /** The host's node: bound in where mknod is not allowed (in a user namespace), as runc does. */
+  hostPath?: string;
 }
 
 export interface SandboxSpec {

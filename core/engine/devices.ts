@@ -31,11 +31,11 @@ export function splitDev(dev: bigint): [number, number] {
   return [Number(major), Number(minor)];
 }
 
-function nodeOf(st: BigIntStats, path: string): DeviceNode | undefined {
+function nodeOf(st: BigIntStats, path: string, hostPath: string): DeviceNode | undefined {
   const type = st.isCharacterDevice() ? "c" : st.isBlockDevice() ? "b" : undefined;
   if (!type) return undefined;
   const [major, minor] = splitDev(st.rdev);
-  return { path, type, major, minor, mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid) };
+  return { path, type, major, minor, mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid), hostPath };
 }
 
 /** Every device node under a host directory, at `inside` in the container. */
@@ -56,7 +56,7 @@ function walk(hostDir: string, inside: string, top: boolean): DeviceNode[] {
     }
     if (OWN_NAMES.has(path)) continue;
     try {
-      const node = nodeOf(statSync(host, { bigint: true }), path);
+      const node = nodeOf(statSync(host, { bigint: true }), path, host);
       if (node && !e.isSymbolicLink()) out.push(node);
     } catch {
       // gone meanwhile
@@ -100,7 +100,7 @@ function mappingNodes(d: NonNullable<HostConfig["Devices"]>[number]): DeviceNode
     throw invalidArgument(`error gathering device information while adding custom device ${JSON.stringify(host)}: ${code === "ENOENT" ? "no such file or directory" : (err as Error).message}`);
   }
   if (st.isDirectory()) return walk(host, inside, false);
-  const node = nodeOf(st, inside);
+  const node = nodeOf(st, inside, host);
   if (!node) throw invalidArgument(`error gathering device information while adding custom device ${JSON.stringify(host)}: not a device node`);
   return [node];
 }
