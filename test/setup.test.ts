@@ -102,6 +102,31 @@ describe("container setup sequence", () => {
     expect(run(spec()).target.path).toBe("/bin/sh");
   });
 
+  test("seccomp: without no_new_privs the filter goes in before the capabilities are dropped; with it, last", () => {
+    const seccomp = { program: new Uint8Array(8), flags: 1 };
+    const sys = new FakeSys();
+    setupContainer(spec(), sys, { ...opts, newRoot: rootfs, seccomp });
+    const names = sys.calls.map((c) => c.call);
+    expect(sys.named("seccompLoad")).toEqual([[seccomp.program, 1]]);
+    expect(names.indexOf("seccompLoad")).toBeLessThan(names.indexOf("capbsetDrop"));
+    expect(names).not.toContain("setNoNewPrivs");
+    const nnp = new FakeSys();
+    setupContainer(spec({}, { noNewPrivileges: true }), nnp, { ...opts, newRoot: rootfs, seccomp });
+    const after = nnp.calls.map((c) => c.call);
+    expect(after.slice(-2)).toEqual(["setNoNewPrivs", "seccompLoad"]);
+  });
+
+  test("device nodes are made after the mounts; where mknod is refused, the host's node is bound in", () => {
+    const loop = { path: "/dev/x/loop7", type: "b" as const, major: 7, minor: 300, mode: 0o660, uid: 0, gid: 6, hostPath: "/dev/loop7" };
+    const { sys } = run(spec({ devices: [loop] }));
+    expect(sys.named("mknod")).toContainEqual([`${rootfs}/dev/x/loop7`, 0o060660, (7 << 8) | (300 & 0xff) | ((300 & ~0xff) << 12)]);
+    const denied = new FakeSys();
+    denied.failOn.push({ call: "mknod", code: "EPERM" });
+    setupContainer(spec({ devices: [{ ...loop, path: "/dev/y" }] }), denied, { ...opts, newRoot: rootfs });
+    expect(denied.named("mount")).toContainEqual(["/dev/loop7", `${rootfs}/dev/y`, null, MS.BIND]);
+    rmSync(`${rootfs}/dev/y`, { force: true });
+  });
+
   test("read-only rootfs is remounted after pivot_root", () => {
     const { sys } = run(spec({ readonlyRootfs: true }));
     const names = sys.calls.map((c) => c.call);

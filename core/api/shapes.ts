@@ -4,6 +4,7 @@ import type { Engine } from "../engine/engine.ts";
 import { hostname } from "node:os";
 import { ZERO_TIME, type ContainerRecord, type EndpointRecord, type ImageRecord, type NetworkRecord, type VolumeRecord } from "../engine/types.ts";
 import { humanDuration } from "../cli/format.ts";
+import { MASKED_PATHS, READONLY_PATHS } from "../engine/defaults.ts";
 
 const seconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
 
@@ -50,8 +51,12 @@ export function containerInspect(engine: Engine, c: ContainerRecord) {
       CapAdd: h.CapAdd ?? null,
       CapDrop: h.CapDrop ?? null,
       Privileged: !!h.Privileged,
+      Devices: h.Devices ?? [],
+      DeviceCgroupRules: h.DeviceCgroupRules ?? null,
       ReadonlyRootfs: !!h.ReadonlyRootfs,
       SecurityOpt: h.SecurityOpt ?? null,
+      MaskedPaths: h.MaskedPaths ?? (h.Privileged ? null : MASKED_PATHS),
+      ReadonlyPaths: h.ReadonlyPaths ?? (h.Privileged ? null : READONLY_PATHS),
       Tmpfs: h.Tmpfs ?? null,
       Memory: h.Memory ?? 0,
       MemorySwap: h.MemorySwap ?? 0,

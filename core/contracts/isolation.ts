@@ -18,6 +18,33 @@ export interface Rlimit {
   hard: number;
 }
 
+/** One comparison of a syscall argument (Docker's and the OCI spec's seccomp args). */
+export interface SeccompArg {
+  index: number;
+  value: number;
+  valueTwo?: number;
+  /** SCMP_CMP_NE, _LT, _LE, _EQ, _GE, _GT or _MASKED_EQ (value is the mask, valueTwo the value). */
+  op: string;
+}
+
+/**
+ * A seccomp filter as the OCI runtime spec has it: a Docker profile with its
+ * includes/excludes already resolved for the process's capabilities, this
+ * architecture and kernel. Rules apply in order of specificity, as libseccomp
+ * orders them; a syscall name the kernel does not know is skipped.
+ */
+export interface SeccompConfig {
+  /** SCMP_ACT_ALLOW, _ERRNO, _KILL, _KILL_PROCESS, _KILL_THREAD, _TRAP, _TRACE or _LOG. */
+  defaultAction: string;
+  /** The errno of SCMP_ACT_ERRNO/_TRACE as the default action (EPERM when absent). */
+  defaultErrnoRet?: number;
+  /** SCMP_ARCH_* the filter accepts (the native one always); others are killed. */
+  architectures: string[];
+  /** SECCOMP_FILTER_FLAG_LOG and _SPEC_ALLOW (TSYNC is always used). */
+  flags: string[];
+  syscalls: { names: string[]; action: string; errnoRet?: number; args?: SeccompArg[] }[];
+}
+
 export interface ProcessSpec {
   args: string[];
   env: string[];
@@ -27,12 +54,33 @@ export interface ProcessSpec {
   user: string;
   /** Capability names without CAP_ ("CHOWN", "NET_RAW", ...). */
   capabilities: string[];
+  /** prctl(PR_SET_NO_NEW_PRIVS): execve cannot grant privileges (setuid bits, file capabilities). */
   noNewPrivileges: boolean;
+  /**
+   * The seccomp filter, loaded last before execve (before the capabilities
+   * are dropped unless noNewPrivileges, as runc does); absent: none.
+   */
+  seccomp?: SeccompConfig;
   rlimits: Rlimit[];
   /** stdin is a terminal: the process becomes its session leader and controlling process. */
   terminal: boolean;
   /** The terminal's size before the process starts (Docker's ConsoleSize: rows, columns). */
   consoleSize?: [number, number];
+}
+
+/** A device node made in the container's /dev (--device, --privileged's host devices). */
+export interface DeviceNode {
+  /** Absolute path inside the container, under /dev. */
+  path: string;
+  type: "c" | "b";
+  major: number;
+  minor: number;
+  /** Permission bits. */
+  mode: number;
+  uid: number;
+  gid: number;
+  /** The host's node: bound in where mknod is not allowed (in a user namespace), as runc does. */
+  hostPath?: string;
 }
 
 export interface SandboxSpec {
@@ -49,6 +97,8 @@ export interface SandboxSpec {
   mounts: MountSpec[];
   maskedPaths: string[];
   readonlyPaths: string[];
+  /** Device nodes made once /dev is mounted, besides the standard ones (null, zero, tty...). */
+  devices?: DeviceNode[];
   /** Network namespace to join (a bind-mounted nsfs file); absent shares the host's. */
   netnsPath?: string;
   /**

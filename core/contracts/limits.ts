@@ -21,6 +21,22 @@ export interface Resources {
   pidsLimit?: number;
   /** Block IO weight 10..1000. */
   blkioWeight?: number;
+  /**
+   * The devices the group may use (open or mknod): when given, every other
+   * device is denied. Set at create only; update leaves it as it is.
+   */
+  devices?: DeviceRule[];
+}
+
+/** One allowed device (Docker's and the OCI spec's device cgroup rule, allow only). */
+export interface DeviceRule {
+  /** "a" is every device (then major, minor and type do not matter), "c" character, "b" block. */
+  type: "a" | "c" | "b";
+  /** A number, or "*" for any. */
+  major: number | "*";
+  minor: number | "*";
+  /** Any of "r" (read), "w" (write), "m" (mknod). */
+  access: string;
 }
 
 export interface LimitStats {

@@ -7,6 +7,8 @@ import { randomHex } from "../ids.ts";
 import type { Engine } from "./engine.ts";
 import { parseBinds, parseTmpfs } from "./mounts.ts";
 import { randomName } from "./names.ts";
+import { checkDeviceMappings } from "./devices.ts";
+import { checkSecurity } from "./security.ts";
 import { newState, type ContainerConfig, type ContainerRecord, type CreateRequest, type EndpointSettings, type HostConfig, type MountPoint, type NetworkRecord } from "./types.ts";
 import { createAnonymousVolume, ensureVolume } from "./volumes.ts";
 import { checkUsernsMode, chownCreated } from "./userns.ts";
@@ -29,6 +31,8 @@ export async function createContainer(engine: Engine, req: CreateRequest, name?:
   checkRestartPolicy(host);
   checkUsernsMode(engine, host as HostConfig & Record<string, unknown>);
   checkSupported(host as HostConfig & Record<string, unknown>);
+  checkSecurity(host);
+  checkDeviceMappings(host);
   const logConfig = checkLogConfig(host);
 
   const img = image.config.config ?? {};
@@ -173,9 +177,6 @@ function checkSupported(host: HostConfig & Record<string, unknown>) {
     throw invalidArgument((err as Error).message, "use capability names such as NET_ADMIN or ALL");
   }
   const unsupported: [string, string][] = [
-    ["Privileged", "--privileged"],
-    ["SecurityOpt", "--security-opt"],
-    ["Devices", "--device"],
     ["PidMode", "--pid"],
     ["IpcMode", "--ipc"],
   ];

@@ -2,11 +2,11 @@
 // cgroup, under its own monitor; its exit code is kept for `exec inspect`.
 import { rmSync } from "node:fs";
 import { hostname as hostHostname } from "node:os";
-import { containerCapabilities } from "../caps.ts";
 import type { AttachStream, ProcessSpec } from "../contracts/isolation.ts";
 import { conflict, invalidArgument, notFound, notSupported, StartError } from "../errors.ts";
 import { randomHex } from "../ids.ts";
 import type { Engine, ExecSession } from "./engine.ts";
+import { processSecurity } from "./security.ts";
 import { containerEnv } from "./start.ts";
 import type { ContainerRecord, ExecRecord } from "./types.ts";
 
@@ -33,7 +33,6 @@ function mustRun(engine: Engine, rec: ContainerRecord) {
 export function createExec(engine: Engine, rec: ContainerRecord, req: ExecCreateRequest): string {
   mustRun(engine, rec);
   if (!req.Cmd || req.Cmd.length === 0) throw invalidArgument("No exec command specified");
-  if (req.Privileged) throw notSupported("exec --privileged is not supported by berth yet", "run the command without --privileged");
   if (req.WorkingDir && !req.WorkingDir.startsWith("/")) throw invalidArgument(`the working directory '${req.WorkingDir}' is invalid, it needs to be an absolute path`);
   const id = randomHex(32);
   const hostname = rec.HostConfig.NetworkMode === "host" ? hostHostname() : rec.Config.Hostname || rec.Id.slice(0, 12);
@@ -42,8 +41,7 @@ export function createExec(engine: Engine, rec: ContainerRecord, req: ExecCreate
     env: containerEnv(rec, hostname, req.Env ?? []),
     cwd: req.WorkingDir || rec.Config.WorkingDir || "/",
     user: req.User || rec.Config.User || "",
-    capabilities: containerCapabilities(rec.HostConfig.CapAdd ?? [], rec.HostConfig.CapDrop ?? []),
-    noNewPrivileges: false,
+    ...processSecurity(rec.HostConfig, !!req.Privileged),
     rlimits: (rec.HostConfig.Ulimits ?? []).map((u) => ({ type: u.Name, soft: u.Soft, hard: u.Hard })),
     terminal: !!req.Tty,
     consoleSize: req.ConsoleSize ?? undefined,

@@ -5,7 +5,7 @@ import { randomHex } from "../ids.ts";
 import type { Engine } from "./engine.ts";
 import { containerEnv } from "./start.ts";
 import type { ContainerRecord, Health } from "./types.ts";
-import { containerCapabilities } from "../caps.ts";
+import { processSecurity } from "./security.ts";
 
 const NS = 1e6; // nanoseconds per millisecond
 const MAX_OUTPUT = 4096;
@@ -76,7 +76,7 @@ async function runCaptured(engine: Engine, rec: ContainerRecord, args: string[],
   };
   const proc = await isolation.exec(
     { pid: rec.State.Pid, cgroupJoin: limits.joinFiles(rec.Id) },
-    { args, env: containerEnv(rec, hostname), cwd: rec.Config.WorkingDir || "/", user: rec.Config.User || "", capabilities: containerCapabilities(rec.HostConfig.CapAdd ?? [], rec.HostConfig.CapDrop ?? []), noNewPrivileges: false, rlimits: [], terminal: false },
+    { args, env: containerEnv(rec, hostname), cwd: rec.Config.WorkingDir || "/", user: rec.Config.User || "", ...processSecurity(rec.HostConfig), rlimits: [], terminal: false },
     { stateDir, tty: false, stdin: false, stdinOnce: false },
     async (attach) => {
       const s = await attach({ stdout: true, stderr: true });

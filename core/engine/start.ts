@@ -4,7 +4,6 @@
 // fails undoes what was done before it.
 import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { hostname as hostHostname } from "node:os";
-import { containerCapabilities } from "../caps.ts";
 import type { AttachStream, MountSpec, SandboxSpec } from "../contracts/isolation.ts";
 import type { Resources } from "../contracts/limits.ts";
 import { conflict, failedPrecondition, invalidArgument, notFound, notModified, StartError } from "../errors.ts";
@@ -21,6 +20,8 @@ import {
 } from "./defaults.ts";
 import type { Engine } from "./engine.ts";
 import { handleExit } from "./exit.ts";
+import { containerDevices } from "./devices.ts";
+import { privilegedSandbox, processSecurity } from "./security.ts";
 import { attachEndpoints, detachEndpoints, pluginOf } from "./networks.ts";
 import { startHealthChecks } from "./health.ts";
 import { bindToMountSpec, parseTmpfs, sortByDepth } from "./mounts.ts";
@@ -51,11 +52,13 @@ export async function startContainer(engine: Engine, rec: ContainerRecord): Prom
     const volumeMounts = await mountVolumes(engine, rec, rootfs);
     undo.push(() => unmountVolumes(engine, rec));
 
-    const cgroup = limits.create(id, resourcesOf(rec.HostConfig));
+    const devices = containerDevices(rec.HostConfig);
+    const cgroup = limits.create(id, { ...resourcesOf(rec.HostConfig), devices: devices.rules });
     undo.push(() => limits.remove(id));
     trace("start: prepared");
 
-    const spec = sandboxSpec(rec, rootfs, hostname, netnsPath, etcMounts, volumeMounts, cgroup);
+    let spec: SandboxSpec = { ...sandboxSpec(rec, rootfs, hostname, netnsPath, etcMounts, volumeMounts, cgroup), devices: devices.nodes };
+    if (rec.HostConfig.Privileged) spec = privilegedSandbox(spec);
     if (userns && remap) {
       spec.userns = userns.idmap.userns;
       prepareForUserns(engine, spec, remap);
@@ -285,8 +288,8 @@ function sandboxSpec(
     hostname,
     readonlyRootfs: !!h.ReadonlyRootfs,
     mounts: [...DEFAULT_MOUNTS, ...cgroup.containerMounts, ...DEFAULT_MOUNTS_AFTER_CGROUP, ...etc, ...user, ...(h.Init ? [INIT_MOUNT] : [])],
-    maskedPaths: MASKED_PATHS,
-    readonlyPaths: READONLY_PATHS,
+    maskedPaths: h.MaskedPaths ?? MASKED_PATHS,
+    readonlyPaths: h.ReadonlyPaths ?? READONLY_PATHS,
     netnsPath,
     cgroupJoin: cgroup.joinFiles,
     process: {
@@ -294,8 +297,7 @@ function sandboxSpec(
       env: containerEnv(rec, hostname),
       cwd: rec.Config.WorkingDir || "/",
       user: rec.Config.User ?? "",
-      capabilities: containerCapabilities(h.CapAdd ?? [], h.CapDrop ?? []),
-      noNewPrivileges: false,
+      ...processSecurity(h),
       rlimits: (h.Ulimits ?? []).map((u) => ({ type: u.Name, soft: u.Soft, hard: u.Hard })),
       terminal: !!rec.Config.Tty,
       consoleSize: h.ConsoleSize ?? undefined,

@@ -86,10 +86,18 @@ export interface HostConfig {
   CapAdd?: string[] | null;
   CapDrop?: string[] | null;
   Privileged?: boolean;
+  /** --device: host devices made in the container's /dev and allowed in its device cgroup. */
+  Devices?: { PathOnHost: string; PathInContainer: string; CgroupPermissions: string }[] | null;
+  /** --device-cgroup-rule: more allowed devices ("c 42:* rmw"), with no node made. */
+  DeviceCgroupRules?: string[] | null;
   /** --init: a small init (berth-init) runs as PID 1, reaps zombies and forwards signals to the command. */
   Init?: boolean | null;
   RestartPolicy?: RestartPolicy;
   SecurityOpt?: string[] | null;
+  /** Paths hidden in the container (Docker's defaults when null; [] with --security-opt systempaths=unconfined). */
+  MaskedPaths?: string[] | null;
+  /** Paths made read-only in the container (as MaskedPaths). */
+  ReadonlyPaths?: string[] | null;
   LogConfig?: LogConfig;
   /** The tty's size when the container starts: [rows, columns]. */
   ConsoleSize?: [number, number] | null;

@@ -39,6 +39,7 @@ export class FakeSys implements Sys {
   setNoNewPrivs() { this.record("setNoNewPrivs", []); }
   setDumpable(...a: Parameters<Sys["setDumpable"]>) { this.record("setDumpable", a); }
   defaultSignal(...a: Parameters<Sys["defaultSignal"]>) { this.record("defaultSignal", a); }
+  seccompLoad(...a: Parameters<Sys["seccompLoad"]>) { this.record("seccompLoad", a); }
   setrlimit(...a: Parameters<Sys["setrlimit"]>) { this.record("setrlimit", a); }
   setresuid(...a: Parameters<Sys["setresuid"]>) { this.record("setresuid", a); }
   setresgid(...a: Parameters<Sys["setresgid"]>) { this.record("setresgid", a); }

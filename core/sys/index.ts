@@ -26,6 +26,8 @@ export interface Sys {
   setDumpable(on: boolean): void;
   /** Restore a signal's default disposition (an ignored one would survive execve). */
   defaultSignal(signal: number): void;
+  /** seccomp(SECCOMP_SET_MODE_FILTER): install a classic BPF program (struct sock_filter[]) with SECCOMP_FILTER_FLAG_* flags. */
+  seccompLoad(program: Uint8Array, flags: number): void;
   setrlimit(resource: number, soft: bigint, hard: bigint): void;
   setresuid(ruid: number, euid: number, suid: number): void;
   setresgid(rgid: number, egid: number, sgid: number): void;
@@ -116,6 +118,7 @@ export const RLIMIT: Record<string, number> = {
 export const RLIM_INFINITY = 0xffffffffffffffffn;
 
 export const S_IFCHR = 0o020000;
+export const S_IFBLK = 0o060000;
 export const makedev = (major: number, minor: number) => (major << 8) | minor;
 
 // errno numbers for x86_64, for turning a failed call into a SysError code.

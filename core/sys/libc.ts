@@ -50,6 +50,12 @@ let lib4: { syscall: (nr: number, a: number, b: Buffer, c: BigUint64Array, d: nu
 const libc4 = () =>
   (lib4 ??= dlopen("libc.so.6", { syscall: { args: [i64, i64, P, P, u64], returns: i64 } }).symbols as unknown as NonNullable<typeof lib4>);
 const SYS_openat2 = 437;
+// syscall(2) as seccomp(2) takes it: op, flags, a pointer.
+let libSeccomp: { syscall: (nr: number, op: number, flags: number, prog: Uint8Array) => number | bigint } | undefined;
+const libcSeccomp = () =>
+  (libSeccomp ??= dlopen("libc.so.6", { syscall: { args: [i64, i64, i64, P], returns: i64 } }).symbols as unknown as NonNullable<typeof libSeccomp>);
+const SYS_seccomp = 317;
+const SECCOMP_SET_MODE_FILTER = 1;
 /** struct open_how { u64 flags, mode, resolve }, reused: calls are synchronous. */
 const openHow = new BigUint64Array(3);
 
@@ -144,6 +150,14 @@ export const libcSys: Sys = {
   defaultSignal(signal) {
     // SIG_ERR is -1.
     if (Number(libc().signal(signal, SIG_DFL)) === -1) fail("signal", String(signal));
+  },
+  seccompLoad(program, flags) {
+    // struct sock_fprog { unsigned short len; struct sock_filter *filter; }: the filter stays referenced until the call returns.
+    const fprog = new Uint8Array(16);
+    const v = new DataView(fprog.buffer);
+    v.setUint16(0, program.length / 8, true);
+    v.setBigUint64(8, BigInt(ptr(program)), true);
+    check(libcSeccomp().syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, fprog), "seccomp(SECCOMP_SET_MODE_FILTER)");
   },
   setrlimit(resource, soft, hard) {
     check(libc().setrlimit(resource, new BigUint64Array([soft, hard])), "setrlimit", String(resource));

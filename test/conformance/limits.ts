@@ -549,6 +549,38 @@ export function limitsConformance(name: string, make: () => Promise<Limits> | Li
       rmSync(root, { recursive: true, force: true });
     });
 
+    test("devices: only the allowed ones can be opened, with the allowed access; mknod as allowed; \"a\" allows all", async () => {
+      const rules: Resources["devices"] = [
+        { type: "c", major: "*", minor: "*", access: "m" },
+        { type: "c", major: 1, minor: 3, access: "rwm" }, // null
+        { type: "c", major: 1, minor: 5, access: "r" }, // zero, read only
+      ];
+      const { h } = create({ devices: rules });
+      const node = join(tmp, `urandom-${seq}`);
+      const script = [
+        "echo x > /dev/null && echo null-ok",
+        "head -c 4 /dev/zero | wc -c",
+        "(echo y > /dev/zero) 2>/dev/null || echo zero-write-denied",
+        "head -c 1 /dev/urandom >/dev/null 2>&1 || echo urandom-denied",
+        `mknod ${node} c 1 9 && echo mknod-ok`,
+        `head -c 1 ${node} >/dev/null 2>&1 || echo node-denied`,
+        `mknod ${node}-b b 7 0 2>/dev/null || echo block-mknod-denied`,
+      ].join("; ");
+      const p = spawnIn(h, ["sh", "-c", script]);
+      expect(await exitOf(p)).toMatchObject({ signal: null });
+      expect((await new Response(p.stdout).text()).trim().split("\n")).toEqual(["null-ok", "4", "zero-write-denied", "urandom-denied", "mknod-ok", "node-denied", "block-mknod-denied"]);
+
+      const all = create({ devices: [{ type: "a", major: "*", minor: "*", access: "rwm" }] });
+      const q = spawnIn(all.h, ["sh", "-c", "head -c 2 /dev/urandom | wc -c"]);
+      expect(await exitOf(q)).toMatchObject({ code: 0 });
+      expect((await new Response(q.stdout).text()).trim()).toBe("2");
+
+      const id = newId();
+      await expectKind("InvalidArgument", () => limits.create(id, { devices: [{ type: "x" as "a", major: "*", minor: "*", access: "rwm" }] }), /invalid device rule/);
+      await expectKind("InvalidArgument", () => limits.create(id, { devices: [{ type: "c", major: 1, minor: 3, access: "rwx" }] }), /invalid device rule/);
+      expect(limits.exists(id)).toBe(false);
+    });
+
     test("operations on a missing group fail with NotFound; remove succeeds", async () => {
       const id = `${run}-absent`;
       await expectKind("NotFound", () => limits.freeze(id));

@@ -116,7 +116,7 @@ async function info(ctx: Ctx) {
     ContainerdCommit: { ID: "", Expected: "" },
     RuncCommit: { ID: "", Expected: "" },
     InitCommit: { ID: "", Expected: "" },
-    SecurityOptions: [...(e.options.userns ? ["name=userns"] : [])],
+    SecurityOptions: ["name=seccomp,profile=builtin", ...(e.options.userns ? ["name=userns"] : [])],
     Warnings: cgroups ? [] : ["WARNING: No cgroups: the none cgroup driver applies no memory, CPU, pids or I/O limit"],
     // berth's own: every plugin, whether it can run here, and why not.
     BerthCgroupDriver: e.pluginName("limits"),

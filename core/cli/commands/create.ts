@@ -45,6 +45,10 @@ export const CREATE_FLAGS: FlagDef[] = [
   { name: "ulimit", kind: "list", valueName: "ulimit", help: "Ulimit options (name=soft[:hard])" },
   { name: "cap-add", kind: "list", help: "Add Linux capabilities (NET_ADMIN, ALL, ...)" },
   { name: "cap-drop", kind: "list", help: "Drop Linux capabilities (NET_RAW, ALL, ...)" },
+  { name: "privileged", kind: "bool", help: "Give extended privileges to this container: every capability, no seccomp, every host device" },
+  { name: "device", kind: "list", help: "Add a host device to the container (/dev/HOST[:/dev/CONTAINER][:rwm])" },
+  { name: "device-cgroup-rule", kind: "list", help: "Add a rule to the cgroup allowed devices list ('c 42:* rmw')" },
+  { name: "security-opt", kind: "list", help: "Security options: seccomp=unconfined|builtin|<profile.json>, no-new-privileges[=true|false], systempaths=unconfined" },
   { name: "label", short: "l", kind: "list", help: "Set meta data on a container" },
   { name: "restart", kind: "string", default: "no", help: "Restart policy to apply when a container exits (no, always, unless-stopped, on-failure[:max-retries])" },
   { name: "rm", kind: "bool", help: "Automatically remove the container when it exits" },
@@ -121,6 +125,12 @@ export function createRequest(flags: ParsedFlags, args: string[]): CreateRequest
     DnsOptions: flags.list("dns-option"),
     CapAdd: flags.list("cap-add"),
     CapDrop: flags.list("cap-drop"),
+    SecurityOpt: nonEmpty(securityOpts(flags.list("security-opt").filter((o) => o !== "systempaths=unconfined"))),
+    // As the docker CLI does: systempaths=unconfined is no daemon option but empty path lists.
+    ...(flags.list("security-opt").includes("systempaths=unconfined") ? { MaskedPaths: [], ReadonlyPaths: [] } : {}),
+    Privileged: flags.bool("privileged") || undefined,
+    Devices: flags.list("device").map(parseDevice),
+    DeviceCgroupRules: nonEmpty(flags.list("device-cgroup-rule")),
     // The terminal's size from the start, as the docker CLI sends it: no first frame at 0x0.
     ConsoleSize: flags.bool("tty") && process.stdout.isTTY ? [process.stdout.rows, process.stdout.columns] : undefined,
     RestartPolicy: parseRestart(flags.string("restart") ?? "no"),
@@ -201,6 +211,64 @@ function exposedPorts(specs: string[], published: NonNullable<HostConfig["PortBi
   }
   for (const key of Object.keys(published)) out[key] = {};
   return Object.keys(out).length ? out : undefined;
+}
+
+const nonEmpty = <T,>(list: T[]) => (list.length ? list : undefined);
+
+/** --device /dev/HOST[:/dev/CONTAINER][:PERMISSIONS], as the docker CLI reads it. */
+export function parseDevice(spec: string): NonNullable<HostConfig["Devices"]>[number] {
+  const parts = spec.split(":");
+  const mode = (s: string) => /^[rwm]{1,3}$/.test(s);
+  let [src, dst, perms] = ["", "", "rwm"];
+  if (parts.length === 3) [src, dst, perms] = parts as [string, string, string];
+  else if (parts.length === 2) [src, dst, perms] = mode(parts[1]!) ? [parts[0]!, "", parts[1]!] : [parts[0]!, parts[1]!, "rwm"];
+  else if (parts.length === 1) src = parts[0]!;
+  else throw invalidArgument(`invalid device specification: ${spec}`, "use --device /dev/HOST[:/dev/CONTAINER][:rwm]");
+  if (!mode(perms)) throw invalidArgument(`invalid device mode: ${perms}`, "use a combination of r, w and m");
+  for (const p of [src, dst]) if (p && !p.startsWith("/")) throw invalidArgument(`bad format for path: ${p}`, "device paths are absolute, e.g. /dev/fuse");
+  return { PathOnHost: src, PathInContainer: dst || src, CgroupPermissions: perms };
+}
+
+/** As the docker CLI does: a seccomp profile file is read and sent as its (compacted) JSON. */
+export function securityOpts(opts: string[]): string[] {
+  return opts.map((opt) => {
+    let sep = opt.indexOf("=");
+    if (sep < 0 && opt !== "no-new-privileges") sep = opt.indexOf(":");
+    if (sep < 0 && opt !== "no-new-privileges") throw invalidArgument(`Invalid --security-opt: ${JSON.stringify(opt)}`, "use KEY=VALUE, e.g. seccomp=profile.json or no-new-privileges=true");
+    const key = opt.slice(0, sep);
+    const value = opt.slice(sep + 1);
+    if (key !== "seccomp" || value === "unconfined" || value === "builtin") return opt;
+    let text: string;
+    try {
+      text = readFileSync(value, "utf8");
+    } catch (err) {
+      throw invalidArgument(`opening seccomp profile (${value}) failed: ${(err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file or directory" : (err as Error).message}`);
+    }
+    try {
+      JSON.parse(text);
+    } catch (err) {
+      throw invalidArgument(`compacting json for seccomp profile (${value}) failed: ${(err as Error).message}`);
+    }
+    return `seccomp=${compactJson(text)}`;
+  });
+}
+
+/** JSON without the whitespace between tokens; numbers kept as written (64-bit masks stay exact). */
+function compactJson(text: string): string {
+  let out = "";
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (inString) {
+      out += c;
+      if (c === "\\") out += text[++i] ?? "";
+      else if (c === '"') inString = false;
+    } else if (c === '"') {
+      inString = true;
+      out += c;
+    } else if (!" \t\n\r".includes(c)) out += c;
+  }
+  return out;
 }
 
 function keyValue(s: string): [string, string] {

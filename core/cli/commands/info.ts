@@ -19,6 +19,7 @@ interface Info {
   CgroupVersion: string;
   BerthCgroupMode: string;
   KernelVersion: string;
+  SecurityOptions?: string[];
   OperatingSystem: string;
   NCPU: number;
   MemTotal: number;
@@ -26,7 +27,6 @@ interface Info {
   DockerRootDir: string;
   LoggingDriver: string;
   BerthSocket: string;
-  SecurityOptions?: string[];
   BerthUsernsRemap?: { User: string; Group: string; Uids: string; Gids: string } | null;
   BerthPlugins: { Kind: string; Name: string; Available: boolean; Default: boolean; Reason: string }[];
 }
@@ -55,7 +55,7 @@ export const command: CommandDef = {
       `Logging Driver: ${i.LoggingDriver}`,
       `Cgroup Driver: ${i.BerthCgroupDriver}`,
       `Cgroup Version: ${i.CgroupVersion} (host: ${i.BerthCgroupMode})`,
-      ...(i.SecurityOptions?.length ? ["Security Options:", ...i.SecurityOptions.map((o) => `  ${o.replace(/^name=/, "")}`)] : []),
+      ...securityLines(i.SecurityOptions ?? []),
       ...(i.BerthUsernsRemap ? [`Userns Remap: ${i.BerthUsernsRemap.User}:${i.BerthUsernsRemap.Group} (uids ${i.BerthUsernsRemap.Uids}, gids ${i.BerthUsernsRemap.Gids})`] : []),
       `Kernel Version: ${i.KernelVersion}`,
       `Operating System: ${i.OperatingSystem}`,
@@ -73,3 +73,15 @@ export const command: CommandDef = {
     return 0;
   },
 };
+
+/** "name=seccomp,profile=builtin" as docker info shows it: the name, then its other fields. */
+function securityLines(opts: string[]): string[] {
+  if (!opts.length) return [];
+  const out = ["Security Options:"];
+  for (const o of opts) {
+    const fields = Object.fromEntries(o.split(",").map((kv) => [kv.split("=", 1)[0]!, kv.slice(kv.indexOf("=") + 1)]));
+    out.push(`  ${fields.name ?? o}`);
+    for (const [k, v] of Object.entries(fields)) if (k !== "name") out.push(`   ${k[0]!.toUpperCase()}${k.slice(1)}: ${v}`);
+  }
+  return out;
+}

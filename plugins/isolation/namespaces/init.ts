@@ -4,8 +4,8 @@
 // what to do from fd 3, sets up (setup.ts), and execve's the command.
 //
 // Protocol on fd 3 (a socket to the engine), one JSON object per line:
-//   engine -> init: {"mode":"run","spec":SandboxSpec,"capLastCap":N}
-//                or {"mode":"exec","target":ExecTarget,"process":ProcessSpec,"capLastCap":N}
+//   engine -> init: {"mode":"run","spec":SandboxSpec,"capLastCap":N,"seccomp"?:{bpf,flags}}
+//                or {"mode":"exec","target":ExecTarget,"process":ProcessSpec,"capLastCap":N,"seccomp"?:...}
 //   init -> engine: {"pid": <host pid>}, then {"exec": true} just before
 //                   execve, or {"error": "...", "code": 125|126|127}.
 import { readFileSync, readlinkSync, readSync, writeSync } from "node:fs";
@@ -16,9 +16,13 @@ import { trace, traceTo } from "../../../core/trace.ts";
 import { CONTROL_FD } from "./fds.ts";
 import { describe, enterContainer, setupContainer } from "./setup.ts";
 
-export type InitRequest =
+export type InitRequest = (
   | { mode: "run"; spec: SandboxSpec; capLastCap: number }
-  | { mode: "exec"; target: ExecTarget; process: ProcessSpec; capLastCap: number };
+  | { mode: "exec"; target: ExecTarget; process: ProcessSpec; capLastCap: number }
+) & {
+  /** The process's seccomp filter compiled by the engine: BPF in base64 and seccomp(2) flags. */
+  seccomp?: { bpf: string; flags: number };
+};
 
 const send = (msg: object) => writeSync(CONTROL_FD, `${JSON.stringify(msg)}\n`);
 traceTo((line) => send({ trace: line }));
@@ -53,7 +57,8 @@ try {
   trace("init: request read");
   // Before /proc is replaced, /proc/self names this process in the host's pid namespace.
   send({ pid: Number(readlinkSync("/proc/self")) });
-  const opts = { newRoot: "/", capLastCap: req.capLastCap };
+  const seccomp = req.seccomp && { program: new Uint8Array(Buffer.from(req.seccomp.bpf, "base64")), flags: req.seccomp.flags };
+  const opts = { newRoot: "/", capLastCap: req.capLastCap, seccomp };
   const target = req.mode === "run" ? setupContainer(req.spec, libcSys, opts) : enterContainer(req.target, req.process, libcSys, opts);
   trace("init: set up");
   libcSys.setCloexec(CONTROL_FD, true);

@@ -13,6 +13,7 @@ import { libcSys } from "../../../core/sys/libc.ts";
 import { RLIMIT, RLIM_INFINITY } from "../../../core/sys/index.ts";
 import type { InitRequest } from "./init.ts";
 import { CONSOLE_FD } from "./fds.ts";
+import { compileSeccomp, filterFlags } from "./seccomp.ts";
 import { Monitor, readExit, readPid, spawnMonitor, type ExitRecord, type MonitorOptions } from "./monitor.ts";
 
 const INIT_ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", ...(process.env.BERTH_TRACE ? { BERTH_TRACE: "1" } : {}) };
@@ -24,19 +25,21 @@ export class NamespacesIsolation implements Isolation {
     private readonly monitorBinary = MONITOR_BINARY,
   ) {}
 
-  start(spec: SandboxSpec, io: IoSpec, beforeRun?: (attach: Supervised["attach"]) => Promise<void>): Promise<Supervised> {
+  async start(spec: SandboxSpec, io: IoSpec, beforeRun?: (attach: Supervised["attach"]) => Promise<void>): Promise<Supervised> {
+    const { process, seccomp } = withFilter(spec.process);
     // In a user namespace the monitor joins the network namespace and the cgroup (host objects) for the init.
     const userns = spec.userns ? { userns: spec.userns, netns: spec.netnsPath, cgroupJoin: spec.cgroupJoin, rlimits: rlimitsOf(spec.process) } : {};
-    return this.run({ mode: "run", spec, capLastCap: this.capLastCap }, io, { cloneNs: ["pid", "mnt", "uts", "ipc"], ...userns }, beforeRun);
+    return this.run({ mode: "run", spec: { ...spec, process }, capLastCap: this.capLastCap, seccomp }, io, { cloneNs: ["pid", "mnt", "uts", "ipc"], ...userns }, beforeRun);
   }
 
-  exec(target: ExecTarget, process: ProcessSpec, io: IoSpec, beforeRun?: (attach: Supervised["attach"]) => Promise<void>): Promise<Supervised> {
+  async exec(target: ExecTarget, proc: ProcessSpec, io: IoSpec, beforeRun?: (attach: Supervised["attach"]) => Promise<void>): Promise<Supervised> {
+    const { process, seccomp } = withFilter(proc);
     // A container in a user namespace of its own (--userns-remap): the exec enters it too, as root there.
     const userns = `/proc/${target.pid}/ns/user`;
     const remapped = readlinkOr(userns) !== readlinkOr("/proc/self/ns/user");
-    const ns = { enterPidns: `/proc/${target.pid}/ns/pid`, ...(remapped ? { userns, cgroupJoin: target.cgroupJoin, rlimits: rlimitsOf(process) } : {}) };
+    const ns = { enterPidns: `/proc/${target.pid}/ns/pid`, ...(remapped ? { userns, cgroupJoin: target.cgroupJoin, rlimits: rlimitsOf(proc) } : {}) };
     const t = remapped ? { ...target, cgroupJoin: [] } : target;
-    return this.run({ mode: "exec", target: t, process, capLastCap: this.capLastCap }, io, ns, beforeRun);
+    return this.run({ mode: "exec", target: t, process, capLastCap: this.capLastCap, seccomp }, io, ns, beforeRun);
   }
 
   adopt(stateDir: string, pid: number): Supervised | ExitStatus | undefined {
@@ -118,6 +121,19 @@ function readlinkOr(path: string): string {
   } catch {
     return "";
   }
+}
+
+/** The process without its seccomp config, which goes to the init compiled instead. */
+function withFilter(proc: ProcessSpec): { process: ProcessSpec; seccomp?: InitRequest["seccomp"] } {
+  if (!proc.seccomp) return { process: proc };
+  const { seccomp: cfg, ...process } = proc;
+  let bpf: Uint8Array;
+  try {
+    bpf = compileSeccomp(cfg);
+  } catch (err) {
+    throw new StartError(`compiling the seccomp filter: ${(err as Error).message}`, 125);
+  }
+  return { process, seccomp: { bpf: Buffer.from(bpf).toString("base64"), flags: filterFlags(cfg) } };
 }
 
 function statusOf(e: ExitRecord): ExitStatus {

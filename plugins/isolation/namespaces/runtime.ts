@@ -5,14 +5,16 @@
 // hands. Opened for writing through /proc/<pid>/exe, a file reached by a
 // read-only mount answers EROFS: the host's runtime cannot be overwritten,
 // even once no Bun runs (CVE-2019-5736; runc runs a sealed copy instead).
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync } from "node:fs";
 import { parseMountinfo } from "../../../core/host.ts";
 import { MS, type Sys } from "../../../core/sys/index.ts";
 
 /** Bind `binary` read-only at `<dir>/bun` (once per daemon root; an existing, current one is kept). Returns the path to run. */
 export function readOnlyRuntime(binary: string, dir: string, sys: Sys): string {
   const target = `${dir}/bun`;
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // Searchable by all: under --userns-remap the monitor runs it as a remapped root.
+  mkdirSync(dir, { recursive: true, mode: 0o711 });
+  chmodSync(dir, 0o711);
   const mounted = parseMountinfo(readFileSync("/proc/self/mountinfo", "utf8")).some((m) => m.mountpoint === target);
   if (mounted) {
     // Left by an earlier daemon: keep it if it still shows this binary, else mount again.

@@ -6,14 +6,14 @@
 // directory, and the path to execve. Everything goes through `Sys`, so a
 // recording fake can check the sequence without a kernel.
 import {
-  accessSync, chmodSync, constants, existsSync, mkdirSync, openSync, closeSync,
+  accessSync, chmodSync, chownSync, constants, existsSync, mkdirSync, openSync, closeSync,
   readFileSync, statSync, symlinkSync, writeFileSync,
 } from "node:fs";
 import { capMask, CAPABILITIES } from "../../../core/caps.ts";
-import type { ExecTarget as ContainerTarget, MountSpec, ProcessSpec, SandboxSpec } from "../../../core/contracts/isolation.ts";
+import type { DeviceNode, ExecTarget as ContainerTarget, MountSpec, ProcessSpec, SandboxSpec } from "../../../core/contracts/isolation.ts";
 import { BerthError, errnoCode, StartError, SysError } from "../../../core/errors.ts";
 import { resolveInRoot } from "../../../core/paths.ts";
-import { CLONE, makedev, MNT_DETACH, MS, RLIMIT, RLIM_INFINITY, S_IFCHR, type Sys } from "../../../core/sys/index.ts";
+import { CLONE, makedev, MNT_DETACH, MS, RLIMIT, RLIM_INFINITY, S_IFBLK, S_IFCHR, type Sys } from "../../../core/sys/index.ts";
 import { CONSOLE_FD } from "./fds.ts";
 import { resolveUser } from "./users.ts";
 
@@ -27,6 +27,8 @@ export interface SetupOptions {
   /** Where the container's root is once entered: "/" for real, the rootfs itself under a fake Sys. */
   newRoot: string;
   capLastCap: number;
+  /** The process's seccomp filter, compiled (struct sock_filter[]), and its seccomp(2) flags. */
+  seccomp?: { program: Uint8Array; flags: number };
 }
 
 const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -100,6 +102,11 @@ function becomeProcess(proc: ProcessSpec, sys: Sys, opts: SetupOptions): ExecTar
     withStartError(125, () => sys.setrlimit(resource, big(r.soft), big(r.hard)), `setting ulimit ${r.type}=${r.soft}:${r.hard}`);
   }
 
+  // Without no_new_privs, installing a filter takes CAP_SYS_ADMIN: before
+  // the capabilities go, as runc does; the profile must allow what follows.
+  const filter = opts.seccomp;
+  if (filter && !proc.noNewPrivileges) loadFilter(filter, sys);
+
   // Capabilities: shrink the bounding set, switch credentials, then set
   // what root keeps. For other users the kernel clears the sets at execve,
   // as in Docker (CapEff 0 for non-root, the bounding set still limited).
@@ -115,7 +122,13 @@ function becomeProcess(proc: ProcessSpec, sys: Sys, opts: SetupOptions): ExecTar
   if (proc.noNewPrivileges) sys.setNoNewPrivs();
 
   const path = lookPath(root, proc.args[0] ?? "", env, proc.cwd);
+  // With it, as late as possible: little but the execve runs under the filter.
+  if (filter && proc.noNewPrivileges) loadFilter(filter, sys);
   return { path, argv: proc.args, env };
+}
+
+function loadFilter(filter: NonNullable<SetupOptions["seccomp"]>, sys: Sys) {
+  withStartError(125, () => sys.seccompLoad(filter.program, filter.flags), "loading the seccomp filter");
 }
 
 function joinCgroup(joinFiles: string[], sys: Sys, joined = false) {
@@ -174,6 +187,7 @@ function buildMountTree(spec: SandboxSpec, sys: Sys) {
     if (flags & MS.RDONLY) readOnly.push({ dest, keep: flags & (MS.NOSUID | MS.NODEV | MS.NOEXEC) });
     if (m.destination === "/dev") createDevices(dest, sys, !!spec.userns);
   }
+  for (const d of spec.devices ?? []) makeDevice(root, d, sys);
   // Read-only last, deepest first, so mount points under them could be made.
   for (const { dest, keep } of readOnly.reverse()) {
     sys.mount(null, dest, null, MS.BIND | MS.REMOUNT | MS.RDONLY | keep);
@@ -270,6 +284,37 @@ function openTerminal(devpts: string, size: [number, number] | undefined, sys: S
   closeSync(master);
   closeSync(CONSOLE_FD);
   return path;
+}
+
+/** An extra device node (--device, --privileged), with the host node's owner and mode; one already there stays. */
+function makeDevice(root: string, d: DeviceNode, sys: Sys) {
+  const path = resolveInRoot(root, d.path);
+  if (existsSync(path)) return;
+  mkdirSync(path.slice(0, path.lastIndexOf("/")) || "/", { recursive: true, mode: 0o755 });
+  try {
+    sys.mknod(path, (d.type === "b" ? S_IFBLK : S_IFCHR) | d.mode, devNumber(d.major, d.minor));
+  } catch (err) {
+    if (!(err instanceof SysError && err.code === "EPERM" && d.hostPath)) {
+      throw new StartError(`error creating device node ${d.path} (${d.type} ${d.major}:${d.minor}): ${describe(err)}`, 125);
+    }
+    // No mknod here (a user namespace): the host's node, bound onto an empty file.
+    writeFileSync(path, "", { mode: 0o644 });
+    sys.mount(d.hostPath, path, null, MS.BIND);
+    return;
+  }
+  chmodIfReal(path, d.mode);
+  try {
+    chownSync(path, d.uid, d.gid);
+  } catch (err) {
+    if (errnoCode(err) !== "ENOENT") throw err;
+  }
+}
+
+/** glibc's makedev: a dev_t for any major and minor. */
+function devNumber(major: number, minor: number): number {
+  const M = BigInt(major);
+  const m = BigInt(minor);
+  return Number(((M & 0xfffn) << 8n) | ((M & ~0xfffn) << 32n) | (m & 0xffn) | ((m & ~0xffn) << 12n));
 }
 
 /** mknod honours the umask; under the fake there is no node to chmod. */

@@ -3,8 +3,9 @@
 import { existsSync, readdirSync, mkdirSync } from "node:fs";
 import { basename, join } from "node:path";
 import type { MountSpec } from "../../../core/contracts/isolation.ts";
-import type { CgroupHandle, Limits, LimitStats, Resources } from "../../../core/contracts/limits.ts";
-import { conflict, errnoCode, invalidArgument, notFound, notSupported, unavailable } from "../../../core/errors.ts";
+import type { CgroupHandle, DeviceRule, Limits, LimitStats, Resources } from "../../../core/contracts/limits.ts";
+import { conflict, errnoCode, failedPrecondition, invalidArgument, notFound, notSupported, unavailable } from "../../../core/errors.ts";
+import { checkDeviceRules, v1Line } from "../devices.ts";
 import type { CgroupHierarchy, HostInfo } from "../../../core/host.ts";
 import type { ProbeResult } from "../../../core/registry.ts";
 import {
@@ -127,6 +128,7 @@ export class CgroupV1 implements Limits {
   create(id: string, resources: Resources): CgroupHandle {
     checkId(id);
     const p = plan(resources, true);
+    if (resources.devices) checkDeviceRules(resources.devices);
     const busy = this.listPids(id);
     if (busy.length > 0) {
       throw conflict(`cgroup for "${id}" already exists and has processes (${busy.join(" ")})`, "remove the old container first");
@@ -152,6 +154,7 @@ export class CgroupV1 implements Limits {
         }
       }
       const warnings = this.apply(id, p, true);
+      if (resources.devices) this.allowDevices(id, resources.devices);
       const first = this.hierarchies[0];
       if (first) warmUpMigration(ownProcsFile(first.mountpoint, first.controllers[0]!));
       return { joinFiles: this.dirs(id).map((d) => join(d, "cgroup.procs")), containerMounts: this.mounts(), warnings };
@@ -343,6 +346,14 @@ export class CgroupV1 implements Limits {
       else warnings.push(BLKIO_WEIGHT_WARNING);
     }
     return warnings;
+  }
+
+  /** Deny every device, then allow the rules' (runc's order: the group is never more open than asked). */
+  private allowDevices(id: string, rules: DeviceRule[]) {
+    const dir = this.dir("devices", id);
+    if (!dir) throw failedPrecondition("cgroup v1: no hierarchy for the devices controller, so device access cannot be limited", "mount the devices controller (cgroup v1) or use cgroup v2");
+    writeCg(join(dir, "devices.deny"), "a");
+    for (const r of rules) writeCg(join(dir, "devices.allow"), v1Line(r));
   }
 
   /**

@@ -7,6 +7,7 @@ import type { CgroupHandle, Limits, LimitStats, Resources } from "../../../core/
 import { conflict, errnoCode, failedPrecondition, invalidArgument, notSupported, unavailable } from "../../../core/errors.ts";
 import type { HostInfo } from "../../../core/host.ts";
 import type { ProbeResult } from "../../../core/registry.ts";
+import { attachDeviceProgram, checkDeviceRules } from "../devices.ts";
 import {
   BLKIO_WEIGHT_WARNING,
   blkioToIoWeight,
@@ -94,6 +95,7 @@ export class CgroupV2 implements Limits {
   create(id: string, resources: Resources): CgroupHandle {
     const dir = this.dir(id);
     const p = plan(resources, true);
+    if (resources.devices) checkDeviceRules(resources.devices);
     const busy = procsBelow(dir);
     if (busy.length > 0) {
       throw conflict(`cgroup for "${id}" already exists and has processes (${busy.join(" ")})`, "remove the old container first");
@@ -108,6 +110,13 @@ export class CgroupV2 implements Limits {
     }
     try {
       const warnings = this.apply(dir, p);
+      if (resources.devices) {
+        try {
+          attachDeviceProgram(dir, resources.devices);
+        } catch (err) {
+          throw failedPrecondition(`cannot limit the devices of ${dir}: ${(err as Error).message}`, "the kernel needs CONFIG_CGROUP_BPF, and berth CAP_SYS_ADMIN (or CAP_BPF)");
+        }
+      }
       const mounts: MountSpec[] = [
         { type: "cgroup2", source: "cgroup2", destination: "/sys/fs/cgroup", options: ["ro", "nosuid", "nodev", "noexec"] },
       ];
