@@ -10,12 +10,12 @@ import {
 import type { ContainerConfig, ContainerRecord, CreateRequest } from "../../engine/types.ts";
 import { json, type Ctx, type Router } from "../server.ts";
 import { containerInspect, containerSummaryBase, statusText } from "../shapes.ts";
-import { parseFilters, flag, pipeAttach } from "./util.ts";
+import { parseFilters, flag, intParam, pipeAttach } from "./util.ts";
 
 export function containerRoutes(r: Router) {
   r.on("GET", "/containers/json", listContainers);
   r.on("POST", "/containers/create", async (ctx) => {
-    const body = await ctx.body<CreateRequest>();
+    const body = await ctx.body<CreateRequest>("container-create");
     const out = await ctx.engine.create(body, ctx.query.get("name") ?? undefined);
     json(ctx.res, 201, out);
   });
@@ -24,7 +24,7 @@ export function containerRoutes(r: Router) {
     const ref = ctx.query.get("container");
     if (!ref) throw invalidArgument("no container given (?container=)");
     const { commitContainer } = await import("../../engine/commit.ts");
-    const config = await ctx.body<Partial<ContainerConfig>>();
+    const config = await ctx.body<Partial<ContainerConfig>>("commit");
     const repo = ctx.query.get("repo") || undefined;
     const id = await commitContainer(ctx.engine, ctx.engine.container(ref), {
       repo,
@@ -70,7 +70,7 @@ export function containerRoutes(r: Router) {
     ctx.res.writeHead(204).end();
   });
   r.on("POST", "/containers/{id}/resize", (ctx) => {
-    resizeContainer(ctx.engine, rec(ctx), num(ctx, "h") ?? 0, num(ctx, "w") ?? 0);
+    resizeContainer(ctx.engine, rec(ctx), intParam(ctx, "h", 0, 0, 65535), intParam(ctx, "w", 0, 0, 65535));
     ctx.res.writeHead(200).end();
   });
   r.on("POST", "/containers/{id}/wait", async (ctx) => {
@@ -117,7 +117,7 @@ function num(ctx: Ctx, key: string): number | undefined {
 
 function listContainers(ctx: Ctx) {
   const all = flag(ctx, "all");
-  const limit = Number(ctx.query.get("limit") ?? -1);
+  const limit = intParam(ctx, "limit", -1);
   const f = parseFilters(ctx.query.get("filters"));
   let list = ctx.engine.list().filter((c) => !c.Creating);
   const byRef = (ref: string) => {

@@ -1,16 +1,16 @@
 // /containers/{id}/exec and /exec/{id}/...: docker exec.
 import { createExec, inspectExec, resizeExec, startExec, type ExecCreateRequest } from "../../engine/exec.ts";
 import { json, type Router } from "../server.ts";
-import { pipeAttach } from "./util.ts";
+import { intParam, pipeAttach } from "./util.ts";
 
 export function execRoutes(r: Router) {
   r.on("POST", "/containers/{id}/exec", async (ctx) => {
     const c = ctx.engine.container(ctx.params.id!);
-    json(ctx.res, 201, { Id: createExec(ctx.engine, c, await ctx.body<ExecCreateRequest>()) });
+    json(ctx.res, 201, { Id: createExec(ctx.engine, c, await ctx.body<ExecCreateRequest>("exec-create")) });
   });
   r.on("POST", "/exec/{id}/start", async (ctx) => {
     // A hijacked start is attached (its JSON body has been taken by the upgrade); a plain one may detach.
-    const body = ctx.hijack ? { Detach: false } : await ctx.body<{ Detach?: boolean; Tty?: boolean }>();
+    const body = ctx.hijack ? { Detach: false } : await ctx.body<{ Detach?: boolean; Tty?: boolean }>("exec-start");
     const session = ctx.engine.execs.get(ctx.params.id!);
     const stream = await startExec(ctx.engine, ctx.params.id!, { detach: !!body.Detach });
     if (!stream) return void ctx.res.writeHead(200).end();
@@ -24,7 +24,7 @@ export function execRoutes(r: Router) {
     }
   });
   r.on("POST", "/exec/{id}/resize", (ctx) => {
-    resizeExec(ctx.engine, ctx.params.id!, Number(ctx.query.get("h") ?? 0), Number(ctx.query.get("w") ?? 0));
+    resizeExec(ctx.engine, ctx.params.id!, intParam(ctx, "h", 0, 0, 65535), intParam(ctx, "w", 0, 0, 65535));
     ctx.res.writeHead(200).end();
   });
   r.on("GET", "/exec/{id}/json", (ctx) => json(ctx.res, 200, inspectExec(ctx.engine, ctx.params.id!)));

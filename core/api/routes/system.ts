@@ -22,7 +22,7 @@ export function systemRoutes(r: Router) {
   r.on("GET", "/events", events);
   r.on("POST", "/auth", async (ctx) => {
     // docker login: the credentials are checked against the registry; the client keeps them.
-    const body = await ctx.body<{ username?: string; password?: string; serveraddress?: string; identitytoken?: string }>();
+    const body = await ctx.body<{ username?: string; password?: string; serveraddress?: string; identitytoken?: string }>("auth");
     const { Registry } = await import("../../images/registry.ts");
     const server = (body.serveraddress || "docker.io").replace(/^https?:\/\//, "").replace(/\/.*$/, "");
     const domain = server === "index.docker.io" ? "docker.io" : server;

@@ -11,6 +11,20 @@ export function flag(ctx: Ctx, key: string): boolean {
   return v === "1" || v === "true" || v === "True";
 }
 
+/**
+ * An integer query parameter in [min, max] (`fallback` when absent):
+ * "abc", "1.5", "NaN", "1e400" and values out of range are a 400.
+ */
+export function intParam(ctx: Ctx, key: string, fallback: number, min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER): number {
+  const v = ctx.query.get(key);
+  if (v === null || v === "") return fallback;
+  const n = Number(v);
+  if (!/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw invalidArgument(`invalid value for ${key}: "${v.slice(0, 100)}" (an integer from ${min} to ${max})`);
+  }
+  return n;
+}
+
 /** The `filters` parameter: {"key": ["v"]} or the older {"key": {"v": true}}. */
 export function parseFilters(raw: string | null): Record<string, string[]> {
   if (!raw) return {};
@@ -21,8 +35,11 @@ export function parseFilters(raw: string | null): Record<string, string[]> {
     throw invalidArgument(`invalid filters: ${raw}`);
   }
   const out: Record<string, string[]> = {};
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw invalidArgument(`invalid filters: ${raw}`);
   for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
-    out[k] = Array.isArray(v) ? v.map(String) : Object.keys(v as object);
+    if (Array.isArray(v)) out[k] = v.map(String);
+    else if (typeof v === "object" && v !== null) out[k] = Object.keys(v);
+    else throw invalidArgument(`invalid filter "${k}": ${JSON.stringify(v)} (use {"${k}": ["value"]})`);
   }
   return out;
 }

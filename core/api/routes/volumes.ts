@@ -16,7 +16,7 @@ export function volumeRoutes(r: Router) {
     );
     json(ctx.res, 200, { Volumes: vols.map(volumeJSON), Warnings: [] });
   });
-  r.on("POST", "/volumes/create", async (ctx) => json(ctx.res, 201, volumeJSON(await createVolume(ctx.engine, await ctx.body<VolumeCreateRequest>()))));
+  r.on("POST", "/volumes/create", async (ctx) => json(ctx.res, 201, volumeJSON(await createVolume(ctx.engine, await ctx.body<VolumeCreateRequest>("volume-create")))));
   r.on("POST", "/volumes/prune", async (ctx) => {
     const f = parseFilters(ctx.query.get("filters"));
     json(ctx.res, 200, await pruneVolumes(ctx.engine, (f.all?.[0] ?? "") === "true" || f.all?.[0] === "1", f.label ?? []));
