@@ -106,7 +106,7 @@ export async function listen(http: HttpServer, opts: ListenOptions): Promise<Lis
           const peer = fd !== undefined && fd >= 0 ? peerCred(fd) : undefined;
           // Without credentials the client is nobody in particular: never root.
           tagPeer(conn, peer ?? { uid: 65534 });
-          http.emit("connection", conn);
+          serve(http, conn);
         });
         mkdirSync(dirname(h.path), { recursive: true, mode: 0o711 });
         rmSync(h.path, { force: true }); // ours: the root's lock says no other daemon uses it
@@ -124,7 +124,7 @@ export async function listen(http: HttpServer, opts: ListenOptions): Promise<Lis
         const server = tls.createServer({ ...secure!, allowHalfOpen: true }, (conn) => {
           const cn = conn.getPeerCertificate()?.subject?.CN;
           tagPeer(conn, { cn: Array.isArray(cn) ? cn[0] : (cn ?? "") });
-          http.emit("connection", conn);
+          serve(http, conn);
         });
         server.on("tlsClientError", (err) => trace(`api: TLS client refused: ${err.message}`));
         await start(server, (cb) => server.listen(h.port, h.host, cb));
@@ -144,6 +144,12 @@ export async function listen(http: HttpServer, opts: ListenOptions): Promise<Lis
     },
     describe: () => names.join(", "),
   };
+}
+
+/** Hand a connection to the HTTP server. Its errors (EPIPE, ECONNRESET: a client gone) end only it, never the daemon. */
+function serve(http: HttpServer, conn: net.Socket) {
+  conn.on("error", (err) => trace(`api: connection error: ${err.message}`));
+  http.emit("connection", conn);
 }
 
 function start(server: net.Server, listen: (cb: () => void) => void): Promise<void> {

@@ -139,10 +139,15 @@ function makeCtx(engine: Engine, req: IncomingMessage, res: ServerResponse, para
       if (length > MAX_JSON_BODY) throw badBody(res, `request body too large: ${length} bytes; a JSON body may have at most ${MAX_JSON_BODY} bytes`);
       const chunks: Buffer[] = [];
       let size = 0;
-      for await (const c of req) {
-        size += (c as Buffer).length;
-        if (size > MAX_JSON_BODY) throw badBody(res, `request body too large: over ${MAX_JSON_BODY} bytes; a JSON body may have at most ${MAX_JSON_BODY} bytes`);
-        chunks.push(c as Buffer);
+      try {
+        for await (const c of req) {
+          size += (c as Buffer).length;
+          if (size > MAX_JSON_BODY) throw badBody(res, `request body too large: over ${MAX_JSON_BODY} bytes; a JSON body may have at most ${MAX_JSON_BODY} bytes`);
+          chunks.push(c as Buffer);
+        }
+      } catch (err) {
+        if (err instanceof BerthError) throw err;
+        throw new BerthError("InvalidArgument", `the request body ended early: ${(err as Error).message}`); // the client went away
       }
       return Buffer.concat(chunks);
     })());

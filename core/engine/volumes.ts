@@ -32,6 +32,8 @@ export async function createVolume(engine: Engine, req: VolumeCreateRequest, ano
   if (!NAME.test(name)) {
     throw invalidArgument(`create ${name}: "${name}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`);
   }
+  // A local volume is a directory named after it.
+  if (name.length > 255) throw invalidArgument(`create ${name.slice(0, 40)}...: a volume name may have at most 255 characters`);
   const existing = engine.db.listVolumes().find((x) => x.Name === name);
   if (existing) return existing;
   const driverName = req.Driver || "local";
