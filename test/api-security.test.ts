@@ -167,6 +167,9 @@ describe("TCP with TLS", () => {
       const berthOtherCa = await run([BERTH, ...clientFlags("mallory"), "-H", host, "ps"]);
       expect(berthOtherCa.code).not.toBe(0);
       expect(berthOtherCa.stderr).toContain(`cannot reach berthd at ${host}`);
+      // A TLS client's objects are owned by its certificate's CN.
+      expect((await run(["docker", ...clientFlags(), "-H", host, "volume", "create", "tls-made"])).code).toBe(0);
+      expect(JSON.parse((await berth(t, ["volume", "inspect", "tls-made"])).stdout)[0].Owner).toEqual({ User: "alice", CN: "alice" });
       // The daemon is unaffected by the refused clients.
       expect((await run(["docker", ...clientFlags(), "-H", host, "info", "--format", "{{.Images}}"])).stdout.trim()).toBe("1");
     }));

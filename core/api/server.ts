@@ -7,7 +7,8 @@ import type { Duplex } from "node:stream";
 import { BerthError, type ErrorKind } from "../errors.ts";
 import type { Engine } from "../engine/engine.ts";
 import { trace } from "../trace.ts";
-import { peerOf, type Peer } from "./peer.ts";
+import { runAs, type Requester } from "../owner.ts";
+import { peerOf, userName, type Peer } from "./peer.ts";
 import { validateBody, type SchemaName } from "./validate.ts";
 
 export const API_VERSION = "1.43";
@@ -198,7 +199,19 @@ function parse(url: string): { path: string; version: string; query: URLSearchPa
   return { path: path.replace(/\/+$/, "") || "/", version, query };
 }
 
-export function createApiServer(engine: Engine, router: Router): Server {
+/** The request's client as the engine sees it: its Owner, and whether it is root. */
+function requesterOf(peer: Peer, scoped: boolean): Requester {
+  if (peer.uid !== undefined) return { owner: { Uid: peer.uid, User: userName(peer.uid) }, root: peer.uid === 0, scoped };
+  return { owner: { User: peer.cn ?? "", CN: peer.cn ?? "" }, root: false, scoped };
+}
+
+export interface ServerOptions {
+  /** berthd --owner-scope: clients other than root see only their own objects. */
+  ownerScope?: boolean;
+}
+
+export function createApiServer(engine: Engine, router: Router, opts: ServerOptions = {}): Server {
+  const scoped = !!opts.ownerScope;
   const server = createServer(async (req, res) => {
     trace(`api: ${req.method} ${req.url}`);
     commonHeaders(res);
@@ -209,7 +222,8 @@ export function createApiServer(engine: Engine, router: Router): Server {
     try {
       const route = router.match(req.method ?? "GET", path);
       if (!route) return json(res, 404, { message: `page not found: ${req.method} ${path}` });
-      await route.handler(makeCtx(engine, req, res, route.params, version, query));
+      const ctx = makeCtx(engine, req, res, route.params, version, query);
+      await runAs(requesterOf(ctx.peer, scoped), () => route.handler(ctx));
     } catch (err) {
       sendError(res, err);
     }
@@ -246,7 +260,7 @@ export function createApiServer(engine: Engine, router: Router): Server {
       return socket;
     };
     try {
-      await route.handler(ctx);
+      await runAs(requesterOf(ctx.peer, scoped), () => route.handler(ctx));
     } catch (err) {
       if (upgraded) socket.destroy();
       else fail(errorStatus(err), err instanceof BerthError ? err.message : String(err));

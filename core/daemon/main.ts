@@ -26,6 +26,7 @@ const FLAGS: FlagDef[] = [
   { name: "tlscacert", kind: "string", valueName: "string", help: "Trust certs signed only by this CA (default \"~/.docker/ca.pem\", or $DOCKER_CERT_PATH/ca.pem)" },
   { name: "tlscert", kind: "string", valueName: "string", help: "Path to TLS certificate file (default \"~/.docker/cert.pem\", or $DOCKER_CERT_PATH/cert.pem)" },
   { name: "tlskey", kind: "string", valueName: "string", help: "Path to TLS key file (default \"~/.docker/key.pem\", or $DOCKER_CERT_PATH/key.pem)" },
+  { name: "owner-scope", kind: "bool", help: "Let each client other than root see and act on only the containers, images, networks and volumes it created (images: all usable, only its own removable)" },
   { name: "exec-root", kind: "string", valueName: "dir", help: "Directory of the monitors' sockets (default /run/berth for the default root)" },
   { name: "storage-driver", short: "s", kind: "string", valueName: "name", help: "Storage driver (default: overlay when the kernel has it, else vfs)" },
   { name: "cgroup-driver", kind: "string", valueName: "name", help: "cgroup driver (default: cgroup-v2 on a pure v2 host, else cgroup-v1)" },
@@ -84,7 +85,7 @@ async function main() {
 
   // The default socket is in the exec root (its c/ and e/ stay 0700): searchable, so -G's group reaches the socket.
   if (socket === defaultSocket(root)) chmodSync(dirname(socket), 0o711);
-  const server = createApiServer(engine, apiRouter());
+  const server = createApiServer(engine, apiRouter(), { ownerScope: flags.bool("owner-scope") });
   const listeners = await listen(server, listenOpts);
   writeFileSync(`${root}/berthd.pid`, `${process.pid}\n`);
   console.error(`berthd: serving the Docker Engine API on ${listeners.describe()} (root ${root})`);

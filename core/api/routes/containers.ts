@@ -8,6 +8,7 @@ import {
   killContainer, pauseContainer, renameContainer, resizeContainer, restartContainer, stopContainer, unpauseContainer, waitContainer,
 } from "../../engine/lifecycle.ts";
 import type { ContainerConfig, ContainerRecord, CreateRequest } from "../../engine/types.ts";
+import { visible } from "../../owner.ts";
 import { json, type Ctx, type Router } from "../server.ts";
 import { containerInspect, containerSummaryBase, statusText } from "../shapes.ts";
 import { parseFilters, flag, intParam, pipeAttach } from "./util.ts";
@@ -119,7 +120,7 @@ function listContainers(ctx: Ctx) {
   const all = flag(ctx, "all");
   const limit = intParam(ctx, "limit", -1);
   const f = parseFilters(ctx.query.get("filters"));
-  let list = ctx.engine.list().filter((c) => !c.Creating);
+  let list = ctx.engine.list().filter((c) => !c.Creating && visible(c.Owner));
   const byRef = (ref: string) => {
     try {
       return ctx.engine.container(ref);
@@ -171,7 +172,7 @@ async function pruneContainers(ctx: Ctx) {
   let space = 0;
   const storageOf = (c: ContainerRecord) => ctx.engine.storage(c.Driver);
   for (const c of ctx.engine.list()) {
-    if (c.State.Running || c.State.Restarting || c.Creating) continue;
+    if (c.State.Running || c.State.Restarting || c.Creating || !visible(c.Owner)) continue;
     if (Date.parse(c.Created) / 1000 > until) continue;
     if (!matchContainer(ctx.engine, c, { label: f.label ?? [] })) continue;
     space += await (await storageOf(c)).writableSize(c.Id).catch(() => 0);

@@ -5,6 +5,7 @@ import {
 } from "../../engine/networks.ts";
 import type { EndpointSettings } from "../../engine/types.ts";
 import { invalidArgument } from "../../errors.ts";
+import { visible } from "../../owner.ts";
 import { json, type Router } from "../server.ts";
 import { networkJSON } from "../shapes.ts";
 import { parseFilters } from "./util.ts";
@@ -14,6 +15,7 @@ export function networkRoutes(r: Router) {
     const f = parseFilters(ctx.query.get("filters"));
     const list = listNetworks(ctx.engine).filter(
       (n) =>
+        visible(n.Owner, PREDEFINED.includes(n.Name)) &&
         (!f.name?.length || f.name.some((x) => n.Name.includes(x))) &&
         (!f.id?.length || f.id.some((x) => n.Id.startsWith(x))) &&
         (!f.driver?.length || f.driver.includes(n.Driver)) &&

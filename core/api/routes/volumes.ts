@@ -1,5 +1,6 @@
 // /volumes/...: create, list, inspect, remove, prune.
 import { createVolume, getVolume, listVolumes, matchLabel, pruneVolumes, removeVolume, volumeUsers, type VolumeCreateRequest } from "../../engine/volumes.ts";
+import { visible } from "../../owner.ts";
 import { json, type Router } from "../server.ts";
 import { volumeJSON } from "../shapes.ts";
 import { flag, parseFilters } from "./util.ts";
@@ -9,6 +10,7 @@ export function volumeRoutes(r: Router) {
     const f = parseFilters(ctx.query.get("filters"));
     const vols = listVolumes(ctx.engine).filter(
       (v) =>
+        visible(v.Owner) &&
         (!f.name?.length || f.name.some((n) => v.Name.includes(n))) &&
         (!f.driver?.length || f.driver.includes(v.Driver)) &&
         (f.label ?? []).every((l) => matchLabel(v.Labels, l)) &&
