@@ -126,6 +126,35 @@ describe("with --owner-scope", () => {
     expect((await as(alice, t, "GET", `/networks/an-${tag}`))[0]).toBe(200);
   });
 
+  test("events: a user sees those of their own objects; df lists only theirs; host-path features are root's", async () => {
+    const aliceId: string = (await as(alice, t, "GET", `/containers/${a}/json`))[1].Id;
+    // (Bob's prune above removed his first container: past events of a removed object are not shown to non-root users.)
+    const [, made] = await as(bob, t, "POST", `/containers/create?name=b6-${tag}`, { Image: "bb", Cmd: ["true"] });
+    const bobId: string = made.Id;
+    const until = Math.ceil(Date.now() / 1000) + 1;
+    const events = async (u: TestUser) =>
+      (await curlAs(u, t.socket, "GET", `/events?since=0&until=${until}`))[1]
+        .trim()
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { Type: string; Actor: { ID: string } });
+    const bobs = await events(bob);
+    expect(bobs.some((e) => e.Actor.ID === bobId)).toBe(true);
+    expect(bobs.some((e) => e.Actor.ID === aliceId)).toBe(false);
+    const aliceNet: string = (await as(alice, t, "GET", `/networks/an-${tag}`))[1].Id;
+    expect(bobs.filter((e) => e.Actor.ID === `av-${tag}` || e.Actor.ID === aliceNet)).toEqual([]);
+    expect((await events(alice)).some((e) => e.Actor.ID === aliceNet)).toBe(true);
+    expect((await events(alice)).some((e) => e.Actor.ID === aliceId)).toBe(true);
+    const [, df] = await as(bob, t, "GET", "/system/df");
+    expect(df.Containers.map((c: { Id: string }) => c.Id)).toEqual([bobId]);
+    expect(df.Volumes.map((v: { Name: string }) => v.Name)).not.toContain(`av-${tag}`);
+    expect(await as(bob, t, "POST", "/build?contextdir=/root")).toEqual([
+      403,
+      { message: "a build from a host directory (?contextdir=) is for root only on a daemon with --owner-scope: it reads host files as berthd" },
+    ]);
+    expect((await as(bob, t, "GET", "/berth/compose/watch"))[0]).toBe(403);
+  });
+
   test("images are shared content: bob runs alice's image, but cannot remove it; alice can", async () => {
     expect((await as(bob, t, "POST", `/containers/create?name=b4-${tag}`, { Image: `alice-img-${tag}:v1`, Cmd: ["true"] }))[0]).toBe(201);
     expect(await as(bob, t, "DELETE", `/images/alice-img-${tag}:v1`)).toEqual([
@@ -144,7 +173,7 @@ describe("with --owner-scope", () => {
     // (Bob's prune above removed his stopped containers.)
     expect((await as(bob, t, "POST", `/containers/create?name=b5-${tag}`, { Image: "bb", Cmd: ["true"] }))[0]).toBe(201);
     const ps = (await berth(t, ["ps", "-a", "--format", "{{.Names}}"])).stdout.trim().split("\n").sort();
-    expect(ps).toEqual([a, `b5-${tag}`].sort());
+    expect(ps).toEqual([a, `b5-${tag}`, `b6-${tag}`].sort());
     expect(JSON.parse((await berth(t, ["inspect", `b5-${tag}`])).stdout)[0].Owner).toEqual(ownerOf(bob));
     expect((await berth(t, ["volume", "inspect", `av-${tag}`])).code).toBe(0);
     expect((await berth(t, ["network", "inspect", `an-${tag}`])).code).toBe(0);

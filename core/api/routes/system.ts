@@ -1,9 +1,11 @@
 // /_ping, /version, /info, /events, /system/df, and the prunes
 // `docker system prune` calls that berth has nothing for yet.
+import { currentOwner, requester, runAs, visible, type Owner } from "../../owner.ts";
 import { cpus, hostname, totalmem } from "node:os";
 import { readFileSync } from "node:fs";
 import pkg from "../../../package.json" with { type: "json" };
 import { matchEvent, type DockerEvent } from "../../engine/events.ts";
+import { PREDEFINED } from "../../engine/networks.ts";
 import { dirSize, volumeUsers } from "../../engine/volumes.ts";
 import { API_VERSION, json, MIN_API_VERSION, type Ctx, type Router } from "../server.ts";
 import { containerSummary, imageSummary, volumeJSON } from "../shapes.ts";
@@ -140,10 +142,11 @@ async function events(ctx: Ctx) {
   ctx.res.flushHeaders?.();
   // Event times only grow: anything not newer than the last sent was sent already.
   let last = 0;
-  const send = (e: DockerEvent) => {
+  const me = requester();
+  const send = (e: DockerEvent, emitter?: Owner) => {
     if (e.timeNano <= last) return;
     last = e.timeNano;
-    if (matchEvent(e, f)) ctx.res.write(`${JSON.stringify(e)}\n`);
+    if (matchEvent(e, f) && (!me || runAs(me, () => eventVisible(ctx, e, emitter)))) ctx.res.write(`${JSON.stringify(e)}\n`);
   };
   // Subscribe before reading the stored ones, so none falls in between.
   const pending: DockerEvent[] = [];
@@ -154,14 +157,19 @@ async function events(ctx: Ctx) {
     clearTimeout(timer);
     if (!ctx.res.writableEnded) ctx.res.end();
   };
+  // A live event comes in the context of the request that caused it: its client is the emitter.
+  const emitters = new Map<DockerEvent, Owner | undefined>();
   const unsubscribe = ctx.engine.events.subscribe((e) => {
-    if (replaying) pending.push(e);
-    else if (until !== undefined && e.time > until) end();
-    else send(e);
+    if (replaying) {
+      pending.push(e);
+      emitters.set(e, currentOwner());
+    } else if (until !== undefined && e.time > until) end();
+    else send(e, currentOwner());
   });
   if (since !== undefined) for (const e of ctx.engine.events.past(since, Math.min(until ?? now, now))) send(e);
   replaying = false;
-  for (const e of pending) send(e);
+  for (const e of pending) send(e, emitters.get(e));
+  emitters.clear();
   ctx.res.on("close", end);
   if (until !== undefined) {
     if (until <= now) return end();
@@ -169,10 +177,35 @@ async function events(ctx: Ctx) {
   }
 }
 
+/**
+ * Under --owner-scope, a client sees the events of what it may see: its own
+ * actions, and those on objects visible to it (images are everyone's).
+ */
+function eventVisible(ctx: Ctx, e: DockerEvent, emitter: Owner | undefined): boolean {
+  if (emitter && visible(emitter)) return true;
+  const id = e.Actor.ID;
+  switch (e.Type) {
+    case "container": {
+      const c = ctx.engine.list().find((x) => x.Id === id);
+      return !!c && visible(c.Owner);
+    }
+    case "network": {
+      const n = ctx.engine.db.listNetworks().find((x) => x.Id === id);
+      return !!n && visible(n.Owner, PREDEFINED.includes(n.Name));
+    }
+    case "volume": {
+      const v = ctx.engine.db.listVolumes().find((x) => x.Name === id);
+      return !!v && visible(v.Owner);
+    }
+    default:
+      return true; // images and the daemon's own
+  }
+}
+
 async function df(ctx: Ctx) {
   const e = ctx.engine;
   const images = await e.images();
-  const containers = e.list();
+  const containers = e.list().filter((c) => visible(c.Owner));
   const users = new Map<string, number>();
   for (const c of containers) users.set(c.Image, (users.get(c.Image) ?? 0) + 1);
   const layersSize = e.db.listLayers().reduce((n, l) => n + l.size, 0);
@@ -185,7 +218,7 @@ async function df(ctx: Ctx) {
     LayersSize: layersSize,
     Images: images.list().map(({ image, tags }) => imageSummary(image, tags, users.get(image.id) ?? 0)),
     Containers: cs,
-    Volumes: e.db.listVolumes().map((v) => ({ ...volumeJSON(v), UsageData: { Size: dirSize(v.Mountpoint), RefCount: volumeUsers(e, v.Name).length } })),
+    Volumes: e.db.listVolumes().filter((v) => visible(v.Owner)).map((v) => ({ ...volumeJSON(v), UsageData: { Size: dirSize(v.Mountpoint), RefCount: volumeUsers(e, v.Name).length } })),
     BuildCache: [],
   });
 }

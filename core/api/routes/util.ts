@@ -1,7 +1,8 @@
 // Helpers for the API routes: query flags, Docker's filters parameter, and
 // the byte pump between a hijacked client connection and a monitor.
 import type { Duplex } from "node:stream";
-import { invalidArgument } from "../../errors.ts";
+import { invalidArgument, permissionDenied } from "../../errors.ts";
+import { requester } from "../../owner.ts";
 import { jsonProgress, type Progress } from "../../images/progress.ts";
 import { errorMessage, type Ctx } from "../server.ts";
 
@@ -131,4 +132,14 @@ export async function jsonStream(ctx: Ctx, work: (progress: Progress, emit: (m: 
   }
   if (!started) ctx.res.writeHead(200, { "Content-Type": "application/json" });
   ctx.res.end();
+}
+
+/**
+ * Under --owner-scope, what reads host paths as berthd (compose watch's
+ * project files, a build's ?contextdir=) or acts through berthd's own
+ * connection is root's alone.
+ */
+export function rootOnly(what: string) {
+  const r = requester();
+  if (r?.scoped && !r.root) throw permissionDenied(`${what} is for root only on a daemon with --owner-scope: it reads host files as berthd`);
 }
