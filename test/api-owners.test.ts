@@ -145,8 +145,20 @@ describe("with --owner-scope", () => {
     expect(bobs.filter((e) => e.Actor.ID === `av-${tag}` || e.Actor.ID === aliceNet)).toEqual([]);
     expect((await events(alice)).some((e) => e.Actor.ID === aliceNet)).toBe(true);
     expect((await events(alice)).some((e) => e.Actor.ID === aliceId)).toBe(true);
+    // Live events: bob's stream shows his new volume, not alice's.
+    const liveUntil = Math.ceil(Date.now() / 1000) + 3;
+    const live = curlAs(bob, t.socket, "GET", `/events?until=${liveUntil}&filters=${encodeURIComponent('{"type":["volume"]}')}`);
+    await Bun.sleep(800);
+    expect((await as(alice, t, "POST", "/volumes/create", { Name: `alive-${tag}` }))[0]).toBe(201);
+    expect((await as(bob, t, "POST", "/volumes/create", { Name: `blive-${tag}` }))[0]).toBe(201);
+    const [liveStatus, liveText] = await live;
+    expect(liveStatus).toBe(200);
+    const liveIds = liveText.trim().split("\n").filter(Boolean).map((l) => (JSON.parse(l) as { Actor: { ID: string } }).Actor.ID);
+    expect(liveIds).toEqual([`blive-${tag}`]);
     const [, df] = await as(bob, t, "GET", "/system/df");
-    expect(df.Containers.map((c: { Id: string }) => c.Id)).toEqual([bobId]);
+    const dfIds = df.Containers.map((c: { Id: string }) => c.Id);
+    expect(dfIds).toContain(bobId);
+    expect(dfIds).not.toContain(aliceId);
     expect(df.Volumes.map((v: { Name: string }) => v.Name)).not.toContain(`av-${tag}`);
     expect(await as(bob, t, "POST", "/build?contextdir=/root")).toEqual([
       403,
