@@ -1,4 +1,4 @@
-// berthd's HTTP server: the Docker Engine API on a unix socket. Paths work
+// berthd's HTTP server: the Docker Engine API (its listeners: listen.ts). Paths work
 // with and without the /v1.xx prefix; errors carry Docker's status codes and
 // {"message": ...} bodies; attach and exec start take over the connection
 // ("hijack") when the client asks for `Upgrade: tcp`.

@@ -1,7 +1,8 @@
 // berthd: the daemon. Opens the engine under --root, takes back the
 // containers an earlier daemon left running, and serves the Docker Engine
-// API on a unix socket. On SIGTERM it stops serving and exits; containers
-// keep running under their monitors.
+// API on its unix socket(s) and TLS listeners (core/api/listen.ts). On
+// SIGTERM it stops serving and exits; containers keep running under their
+// monitors.
 import { chmodSync, closeSync, mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname } from "node:path";
@@ -49,7 +50,7 @@ async function main() {
     throw err;
   }
   if (flags.bool("help")) {
-    process.stdout.write(helpText("berthd", { usage: "[OPTIONS]", summary: "berth's daemon: the Docker Engine API on a unix socket", flags: FLAGS }));
+    process.stdout.write(helpText("berthd", { usage: "[OPTIONS]", summary: "berth's daemon: the Docker Engine API on unix sockets (and TCP with TLS client certificates)", flags: FLAGS }));
     return;
   }
   if (process.getuid?.() !== 0) fail("berthd must run as root");
