@@ -217,6 +217,12 @@ function queryCase(r: Rng, i: number): Case {
     `GET /v1.${bad()}/version`,
   ]);
   const [method, path] = q.split(" ") as [string, string];
+  if (r.next() < 0.1) {
+    // A build: bad parameters, and a context that is not a tar.
+    const p = r.pick(["buildargs", "labels", "dockerfile", "t", "shmsize", "memory", "cachefrom", "platform", "target", "networkmode"]);
+    const path = `/build?${p}=${bad()}&q=1`;
+    return { what: `#${i} build: POST ${path.slice(0, 200)}`, method: "POST", path, body: junk(r, r.int(3000)), type: "application/x-tar" };
+  }
   return { what: `#${i} query: ${q.slice(0, 200)}`, method, path };
 }
 

@@ -95,6 +95,33 @@ describe("the unix socket", () => {
     }));
 });
 
+describe("slow clients", () => {
+  test("a request head that does not arrive in time loses its connection; a long attach and an idle keep-alive do not", () =>
+    withRoot(async (t) => {
+      await startBerthd(t, [], { BERTH_API_HEADERS_TIMEOUT_MS: "1000" });
+      expect((await berth(t, ["import", "--change", 'CMD ["sh"]', await busyboxTar(), "bb"])).code).toBe(0);
+      let closedAt = 0;
+      const start = Date.now();
+      const sock = await Bun.connect({ unix: t.socket, socket: { data() {}, close: () => void (closedAt = Date.now()), error() {} } });
+      sock.write("GET /_ping HTTP/1.1\r\nHost: x\r\nX-Slow: a");
+      for (let i = 0; i < 50 && !closedAt; i++) await Bun.sleep(100);
+      expect(closedAt).toBeGreaterThan(0);
+      expect(closedAt - start).toBeGreaterThanOrEqual(900);
+      // An attached run that prints after 2.5 s, its stdin open all along.
+      const r = await berth(t, ["run", "--rm", "-i", "bb", "sh", "-c", "read x; sleep 2.5; echo got $x"], { stdin: "hello\n" });
+      expect(r).toMatchObject({ code: 0, stdout: "got hello\n" });
+      // A keep-alive connection idle for 2 s, then used again.
+      const raw = await Bun.connect({ unix: t.socket, socket: { data: (_s, d) => void (got += Buffer.from(d).toString()), error() {} } });
+      let got = "";
+      raw.write("GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n");
+      await Bun.sleep(2000);
+      raw.write("GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n");
+      await Bun.sleep(300);
+      expect(got.match(/HTTP\/1\.1 200/g)?.length).toBe(2);
+      raw.end();
+    }));
+});
+
 describe("TCP with TLS", () => {
   const tlsFlags = () => ["--tlsverify", "--tlscacert", `${pki}/good-ca.pem`, "--tlscert", `${pki}/server-cert.pem`, "--tlskey", `${pki}/server-key.pem`];
   const clientFlags = (who = "alice", ca = "good") => ["--tlsverify", "--tlscacert", `${pki}/${ca}-ca.pem`, "--tlscert", `${pki}/${who}-cert.pem`, "--tlskey", `${pki}/${who}-key.pem`];

@@ -3,7 +3,7 @@
 // certificates verified against --tlscacert. Connections are accepted here
 // and handed to the HTTP server, each tagged with its peer (uid or cert CN).
 import { chmodSync, chownSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import type { Server as HttpServer } from "node:http";
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from "node:http";
 import net from "node:net";
 import { dirname } from "node:path";
 import tls from "node:tls";
@@ -146,10 +146,49 @@ export async function listen(http: HttpServer, opts: ListenOptions): Promise<Lis
   };
 }
 
+/**
+ * How long a request head may take to arrive, from its first byte (Node's
+ * headersTimeout; Bun's server has none): a client that sends half a request
+ * and waits (slowloris) loses the connection. BERTH_API_HEADERS_TIMEOUT_MS
+ * shortens it for tests.
+ */
+const HEADERS_TIMEOUT_MS = Number(process.env.BERTH_API_HEADERS_TIMEOUT_MS) || 60_000;
+
+/** Per connection: the timer of a request head being received, and whether a request (or a hijack) has it. */
+const heads = new WeakMap<object, { timer?: ReturnType<typeof setTimeout>; busy: boolean }>();
+
 /** Hand a connection to the HTTP server. Its errors (EPIPE, ECONNRESET: a client gone) end only it, never the daemon. */
 function serve(http: HttpServer, conn: net.Socket) {
   conn.on("error", (err) => trace(`api: connection error: ${err.message}`));
+  if (!watching.has(http)) watchHeads(http);
+  const head: { timer?: ReturnType<typeof setTimeout>; busy: boolean } = { busy: false };
+  heads.set(conn, head);
+  conn.on("data", () => {
+    if (head.busy || head.timer) return;
+    head.timer = setTimeout(() => {
+      trace("api: a request head took too long: connection closed");
+      conn.destroy();
+    }, HEADERS_TIMEOUT_MS);
+  });
+  conn.on("close", () => clearTimeout(head.timer));
   http.emit("connection", conn);
+}
+
+const watching = new WeakSet<HttpServer>();
+
+/** A request's head has come: no timer while it is served; a hijacked connection never gets one again. */
+function watchHeads(http: HttpServer) {
+  watching.add(http);
+  const arrived = (socket: object, forever: boolean, res?: ServerResponse) => {
+    const head = heads.get(socket);
+    if (!head) return;
+    clearTimeout(head.timer);
+    head.timer = undefined;
+    head.busy = true;
+    if (!forever) res?.once("finish", () => (head.busy = false));
+  };
+  http.prependListener("request", (req: IncomingMessage, res: ServerResponse) => arrived(req.socket, false, res));
+  http.prependListener("upgrade", (req: IncomingMessage) => arrived(req.socket, true));
 }
 
 function start(server: net.Server, listen: (cb: () => void) => void): Promise<void> {

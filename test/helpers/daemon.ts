@@ -13,11 +13,12 @@ export interface Daemon {
 }
 
 /** Start berthd on the test root with extra flags; resolves once it answers (or fails with its log). */
-export async function startBerthd(t: TestRoot, extra: string[] = []): Promise<Daemon> {
+export async function startBerthd(t: TestRoot, extra: string[] = [], env: Record<string, string> = {}): Promise<Daemon> {
   const logPath = `${t.root}/berthd.log`;
   const fd = openSync(logPath, "a");
   const proc = Bun.spawn([`${REPO}/bin/berthd`, "--root", t.root, "--cgroup-parent", t.cgroupParent, "-H", `unix://${t.socket}`, ...extra], {
     stdio: ["ignore", fd, fd],
+    env: { ...process.env, ...env },
   });
   const log = () => readFileSync(logPath, "utf8");
   let exited = false;
