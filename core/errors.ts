@@ -33,6 +33,7 @@ export const invalidArgument = (msg: string, hint?: string) => new BerthError("I
 export const notSupported = (msg: string, hint?: string) => new BerthError("NotSupported", msg, hint);
 export const failedPrecondition = (msg: string, hint?: string) => new BerthError("FailedPrecondition", msg, hint);
 export const conflict = (msg: string, hint?: string) => new BerthError("Conflict", msg, hint);
+export const permissionDenied = (msg: string, hint?: string) => new BerthError("PermissionDenied", msg, hint);
 export const unavailable = (msg: string, hint?: string) => new BerthError("Unavailable", msg, hint);
 export const internal = (msg: string, hint?: string) => new BerthError("Internal", msg, hint);
 

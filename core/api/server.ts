@@ -1,4 +1,4 @@
-// berthd's HTTP server: the Docker Engine API on a unix socket. Paths work
+// berthd's HTTP server: the Docker Engine API (its listeners: listen.ts). Paths work
 // with and without the /v1.xx prefix; errors carry Docker's status codes and
 // {"message": ...} bodies; attach and exec start take over the connection
 // ("hijack") when the client asks for `Upgrade: tcp`.
@@ -7,6 +7,9 @@ import type { Duplex } from "node:stream";
 import { BerthError, type ErrorKind } from "../errors.ts";
 import type { Engine } from "../engine/engine.ts";
 import { trace } from "../trace.ts";
+import { runAs, type Requester } from "../owner.ts";
+import { peerOf, userName, type Peer } from "./peer.ts";
+import { validateBody, type SchemaName } from "./validate.ts";
 
 export const API_VERSION = "1.43";
 export const MIN_API_VERSION = "1.24";
@@ -19,8 +22,10 @@ export interface Ctx {
   query: URLSearchParams;
   /** The API version the client asked for (from /v1.xx), or ours. */
   version: string;
-  /** The parsed JSON body ({} when empty). */
-  body<T = Record<string, unknown>>(): Promise<T>;
+  /** Who sent the request: the unix client's uid or the TLS client's CN. */
+  peer: Peer;
+  /** The parsed JSON body ({} when empty), checked against schemas/api/<schema>.json when given. */
+  body<T = Record<string, unknown>>(schema?: SchemaName): Promise<T>;
   /** The raw request body. */
   stream(): AsyncIterable<Uint8Array>;
   /** For attach and exec start: take over the connection (sends the 101); `tty` picks raw over multiplexed. */
@@ -59,10 +64,22 @@ export class Router {
     for (const r of this.routes) {
       if (r.method !== method && !(method === "HEAD" && r.method === "GET")) continue;
       const m = r.pattern.exec(path);
-      if (m) return { handler: r.handler, params: Object.fromEntries(r.keys.map((k, i) => [k, decodeURIComponent(m[i + 1]!)])) };
+      if (m) return { handler: r.handler, params: Object.fromEntries(r.keys.map((k, i) => [k, pathParam(m[i + 1]!)])) };
     }
     return undefined;
   }
+}
+
+/** A path segment, %-decoded; bad escapes and control characters are a 400, not a lookup. */
+function pathParam(raw: string): string {
+  let v: string;
+  try {
+    v = decodeURIComponent(raw);
+  } catch {
+    throw new BerthError("InvalidArgument", `invalid %-escape in the path: ${JSON.stringify(raw.slice(0, 100))}`);
+  }
+  if (/[\u0000-\u001f\u007f]/.test(v)) throw new BerthError("InvalidArgument", `invalid character in the path: ${JSON.stringify(v.slice(0, 100))}`);
+  return v;
 }
 
 export function json(res: ServerResponse, status: number, body: unknown) {
@@ -101,12 +118,38 @@ function commonHeaders(res: { setHeader(k: string, v: string): void }) {
   res.setHeader("Server", `berth/${API_VERSION} (linux)`);
 }
 
+/**
+ * The most a JSON body may hold. Docker sets no limit; the largest real
+ * bodies (a create with many mounts and env, a compose load) are tens of KiB.
+ * Streamed bodies (image load, build context, archive PUT) are not bounded.
+ */
+export const MAX_JSON_BODY = 10 * 1024 * 1024;
+
+/** An oversized or broken body: answered, then the connection closed (the rest of the body is not read). */
+function badBody(res: ServerResponse, message: string): BerthError {
+  if (!res.headersSent) res.setHeader("Connection", "close");
+  res.once("finish", () => res.socket?.destroy());
+  return new BerthError("InvalidArgument", message);
+}
+
 function makeCtx(engine: Engine, req: IncomingMessage, res: ServerResponse, params: Record<string, string>, version: string, query: URLSearchParams): Ctx {
   let bodyPromise: Promise<Buffer> | undefined;
   const readAll = () =>
     (bodyPromise ??= (async () => {
+      const length = Number(req.headers["content-length"] ?? 0);
+      if (length > MAX_JSON_BODY) throw badBody(res, `request body too large: ${length} bytes; a JSON body may have at most ${MAX_JSON_BODY} bytes`);
       const chunks: Buffer[] = [];
-      for await (const c of req) chunks.push(c as Buffer);
+      let size = 0;
+      try {
+        for await (const c of req) {
+          size += (c as Buffer).length;
+          if (size > MAX_JSON_BODY) throw badBody(res, `request body too large: over ${MAX_JSON_BODY} bytes; a JSON body may have at most ${MAX_JSON_BODY} bytes`);
+          chunks.push(c as Buffer);
+        }
+      } catch (err) {
+        if (err instanceof BerthError) throw err;
+        throw new BerthError("InvalidArgument", `the request body ended early: ${(err as Error).message}`); // the client went away
+      }
       return Buffer.concat(chunks);
     })());
   return {
@@ -116,14 +159,28 @@ function makeCtx(engine: Engine, req: IncomingMessage, res: ServerResponse, para
     params,
     query,
     version,
-    async body<T>() {
+    peer: peerOf(req.socket) ?? { uid: 65534 },
+    async body<T>(schema?: SchemaName) {
       const raw = await readAll();
       if (raw.length === 0) return {} as T;
+      // Docker's CheckForJSON, except that berth lets a body without a Content-Type pass.
+      const type = req.headers["content-type"];
+      if (schema && type && !/^application\/(.+\+)?json\b/i.test(type)) {
+        throw new BerthError("InvalidArgument", `unsupported Content-Type header (${type}): must be 'application/json'`);
+      }
+      let text: string;
       try {
-        return JSON.parse(raw.toString("utf8")) as T;
+        text = new TextDecoder("utf-8", { fatal: true }).decode(raw);
+      } catch {
+        throw new BerthError("InvalidArgument", "invalid JSON in the request body: it is not UTF-8");
+      }
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
       } catch (err) {
         throw new BerthError("InvalidArgument", `invalid JSON in the request body: ${(err as Error).message}`);
       }
+      return schema ? validateBody<T>(schema, parsed) : (parsed as T);
     },
     stream: () => req as unknown as AsyncIterable<Uint8Array>,
   };
@@ -142,7 +199,19 @@ function parse(url: string): { path: string; version: string; query: URLSearchPa
   return { path: path.replace(/\/+$/, "") || "/", version, query };
 }
 
-export function createApiServer(engine: Engine, router: Router): Server {
+/** The request's client as the engine sees it: its Owner, and whether it is root. */
+function requesterOf(peer: Peer, scoped: boolean): Requester {
+  if (peer.uid !== undefined) return { owner: { Uid: peer.uid, User: userName(peer.uid) }, root: peer.uid === 0, scoped };
+  return { owner: { User: peer.cn ?? "", CN: peer.cn ?? "" }, root: false, scoped };
+}
+
+export interface ServerOptions {
+  /** berthd --owner-scope: clients other than root see only their own objects. */
+  ownerScope?: boolean;
+}
+
+export function createApiServer(engine: Engine, router: Router, opts: ServerOptions = {}): Server {
+  const scoped = !!opts.ownerScope;
   const server = createServer(async (req, res) => {
     trace(`api: ${req.method} ${req.url}`);
     commonHeaders(res);
@@ -150,10 +219,11 @@ export function createApiServer(engine: Engine, router: Router): Server {
     if (Number(version.split(".")[1]) < Number(MIN_API_VERSION.split(".")[1])) {
       return json(res, 400, { message: `client version ${version} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version` });
     }
-    const route = router.match(req.method ?? "GET", path);
-    if (!route) return json(res, 404, { message: `page not found: ${req.method} ${path}` });
     try {
-      await route.handler(makeCtx(engine, req, res, route.params, version, query));
+      const route = router.match(req.method ?? "GET", path);
+      if (!route) return json(res, 404, { message: `page not found: ${req.method} ${path}` });
+      const ctx = makeCtx(engine, req, res, route.params, version, query);
+      await runAs(requesterOf(ctx.peer, scoped), () => route.handler(ctx));
     } catch (err) {
       sendError(res, err);
     }
@@ -161,11 +231,16 @@ export function createApiServer(engine: Engine, router: Router): Server {
   // attach and exec start: Docker's hijacked connection.
   server.on("upgrade", async (req: IncomingMessage, socket: Duplex) => {
     const { path, version, query } = parse(req.url ?? "/");
-    const route = router.match(req.method ?? "POST", path);
     const fail = (status: number, message: string) => {
       const body = JSON.stringify({ message });
       socket.end(`HTTP/1.1 ${status} ${status === 404 ? "Not Found" : "Error"}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
     };
+    let route;
+    try {
+      route = router.match(req.method ?? "POST", path);
+    } catch (err) {
+      return fail(errorStatus(err), errorMessage(err));
+    }
     if (!route) return fail(404, `page not found: ${req.method} ${path}`);
     let upgraded = false;
     const fakeRes = {
@@ -185,7 +260,7 @@ export function createApiServer(engine: Engine, router: Router): Server {
       return socket;
     };
     try {
-      await route.handler(ctx);
+      await runAs(requesterOf(ctx.peer, scoped), () => route.handler(ctx));
     } catch (err) {
       if (upgraded) socket.destroy();
       else fail(errorStatus(err), err instanceof BerthError ? err.message : String(err));

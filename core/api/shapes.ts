@@ -1,5 +1,6 @@
 // The JSON shapes of the Docker Engine API that clients read: container
 // inspect and list, image inspect, list and history, volumes, exec.
+import type { Owner } from "../owner.ts";
 import type { Engine } from "../engine/engine.ts";
 import { hostname } from "node:os";
 import { ZERO_TIME, type ContainerRecord, type EndpointRecord, type ImageRecord, type NetworkRecord, type VolumeRecord } from "../engine/types.ts";
@@ -74,6 +75,8 @@ export function containerInspect(engine: Engine, c: ContainerRecord) {
     Mounts: c.Mounts.map(mountJSON),
     Config: { ...c.Config, Hostname: configHostname(c), OnBuild: null },
     NetworkSettings: networkSettings(c),
+    // berth's own: who created it (null: berthd itself, or before owners were kept).
+    Owner: c.Owner ?? null,
   };
 }
 
@@ -157,7 +160,7 @@ export function networkJSON(n: NetworkRecord, containers: ContainerRecord[] = []
     const e = Object.values(c.NetworkSettings.Networks).find((x) => x.NetworkID === n.Id && x.EndpointID);
     if (e) members[c.Id] = { Name: c.Name.slice(1), EndpointID: e.EndpointID, MacAddress: e.MacAddress, IPv4Address: e.IPAddress ? `${e.IPAddress}/${e.IPPrefixLen}` : "", IPv6Address: "" };
   }
-  return { ...n, ConfigFrom: { Network: "" }, ConfigOnly: false, Containers: members };
+  return { ...n, ConfigFrom: { Network: "" }, ConfigOnly: false, Containers: members, Owner: n.Owner ?? null };
 }
 
 /** The STATUS column: "Up 3 seconds (healthy)", "Exited (0) 2 minutes ago", "Created", ... */
@@ -214,7 +217,7 @@ export function imageSummary(img: ImageRecord, tags: string[], containers: numbe
 }
 
 /** GET /images/{name}/json */
-export function imageInspect(img: ImageRecord, tags: string[], driver: string, digests: string[] = []) {
+export function imageInspect(img: ImageRecord, tags: string[], driver: string, digests: string[] = [], owner?: Owner) {
   const history = img.config.history ?? [];
   return {
     Id: img.id,
@@ -235,6 +238,8 @@ export function imageInspect(img: ImageRecord, tags: string[], driver: string, d
     GraphDriver: { Name: driver, Data: null },
     RootFS: { Type: "layers", Layers: img.config.rootfs.diff_ids },
     Metadata: { LastTagTime: "0001-01-01T00:00:00Z" },
+    // berth's own: who brought it in first (null: berthd itself, or before owners were kept).
+    Owner: owner ?? null,
   };
 }
 
@@ -258,5 +263,5 @@ export function imageHistory(img: ImageRecord, tags: string[], layerSizes: numbe
 
 /** Docker's volume object (without berth's own bookkeeping fields). */
 export function volumeJSON(v: VolumeRecord) {
-  return { CreatedAt: v.CreatedAt, Driver: v.Driver, Labels: v.Labels, Mountpoint: v.Mountpoint, Name: v.Name, Options: v.Options, Scope: v.Scope };
+  return { CreatedAt: v.CreatedAt, Driver: v.Driver, Labels: v.Labels, Mountpoint: v.Mountpoint, Name: v.Name, Options: v.Options, Scope: v.Scope, Owner: v.Owner ?? null };
 }

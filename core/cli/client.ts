@@ -28,19 +28,50 @@ export function queryString(q: Query = {}): string {
   return s ? `?${s}` : "";
 }
 
+/** A daemon over TCP (-H tcp://...), with TLS as docker's --tls/--tlsverify. */
+export interface Remote {
+  host: string;
+  port: number;
+  /** TLS settings (the PEM contents); none for plain HTTP. */
+  tls?: { ca?: string; cert?: string; key?: string; verify: boolean };
+}
+
 export class Client {
   /**
+   * @param socket the daemon's unix socket ("" with `remote`)
    * @param startDaemon called when nothing answers on the socket, to start
    *   the daemon there (the CLI's first use); the request is then retried.
+   * @param remote a daemon over TCP instead of the socket
    */
   constructor(
     readonly socket: string,
     private startDaemon?: () => Promise<void>,
+    readonly remote?: Remote,
   ) {}
+
+  /** Where requests go: "unix:///path" or "tcp://host:port". */
+  get address(): string {
+    return this.remote ? `tcp://${this.remote.host.includes(":") ? `[${this.remote.host}]` : this.remote.host}:${this.remote.port}` : `unix://${this.socket}`;
+  }
+
+  private get base(): string {
+    if (!this.remote) return "http://berth";
+    const host = this.remote.host.includes(":") ? `[${this.remote.host}]` : this.remote.host;
+    return `${this.remote.tls ? "https" : "http"}://${host}:${this.remote.port}`;
+  }
+
+  /** fetch's options for the daemon's transport. */
+  private get transport(): Record<string, unknown> {
+    if (!this.remote) return { unix: this.socket };
+    return this.remote.tls ? { tls: tlsOptions(this.remote.tls) } : {};
+  }
 
   private async ensureDaemon(err: unknown): Promise<void> {
     const starter = this.startDaemon;
-    if (!starter) throw new BerthError("Unavailable", `cannot reach berthd at unix://${this.socket}: ${(err as Error).message}`, "is the daemon running? (berthd --root ...)");
+    if (!starter) {
+      const hint = this.remote ? "is berthd listening there, and are --tlscacert, --tlscert and --tlskey right?" : "is the daemon running? (berthd --root ...)";
+      throw new BerthError("Unavailable", `cannot reach berthd at ${this.address}: ${(err as Error).message}`, hint);
+    }
     this.startDaemon = undefined; // once
     await starter();
   }
@@ -53,13 +84,14 @@ export class Client {
       body = JSON.stringify(opts.json);
       headers["Content-Type"] = "application/json";
     }
-    const url = `http://berth${API_PREFIX}${path}${queryString(opts.query)}`;
+    const url = `${this.base}${API_PREFIX}${path}${queryString(opts.query)}`;
     let res: Response;
+    // No idle limit (Bun's fetch gives up after 5 silent minutes): wait, logs -f and events may be quiet for hours.
     try {
-      res = await fetch(url, { method, unix: this.socket, body, headers } as RequestInit);
+      res = await fetch(url, { method, ...this.transport, body, headers, timeout: false } as RequestInit);
     } catch (err) {
       await this.ensureDaemon(err);
-      res = await fetch(url, { method, unix: this.socket, body, headers } as RequestInit);
+      res = await fetch(url, { method, ...this.transport, body, headers, timeout: false } as RequestInit);
     }
     if (res.status >= 400) {
       const text = await res.text();
@@ -83,7 +115,7 @@ export class Client {
   /** Is a daemon answering on the socket? */
   async ping(): Promise<boolean> {
     try {
-      const res = await fetch(`http://berth/_ping`, { unix: this.socket } as RequestInit);
+      const res = await fetch(`${this.base}/_ping`, this.transport as RequestInit);
       return res.ok;
     } catch {
       return false;
@@ -93,9 +125,10 @@ export class Client {
   /** POST with `Upgrade: tcp`; resolves to the raw connection once the daemon answers 101. */
   async hijack(path: string, opts: { query?: Query; json?: unknown } = {}): Promise<RawStream> {
     const body = opts.json === undefined ? "" : JSON.stringify(opts.json);
-    const stream = await RawStream.connect(this.socket).catch(async (err) => {
+    const connect = () => (this.remote ? RawStream.connectRemote(this.remote) : RawStream.connect(this.socket));
+    const stream = await connect().catch(async (err) => {
       await this.ensureDaemon(err);
-      return RawStream.connect(this.socket);
+      return connect();
     });
     stream.write(
       `POST ${API_PREFIX}${path}${queryString(opts.query)} HTTP/1.1\r\nHost: berth\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n` +
@@ -117,6 +150,11 @@ export class Client {
   }
 }
 
+/** Bun's TLS options of a Remote; without --tlsverify the daemon's certificate is not checked (docker's --tls). */
+function tlsOptions(t: NonNullable<Remote["tls"]>): Record<string, unknown> {
+  return { ca: t.ca, cert: t.cert, key: t.key, rejectUnauthorized: t.verify };
+}
+
 /**
  * A raw connection on Bun's native sockets (node:net costs ~12 ms to load,
  * a sixth of `berth run`): write bytes, read them as an async iterable.
@@ -128,11 +166,20 @@ export class RawStream implements AsyncIterable<Uint8Array> {
   private ended = false;
   private pending: Uint8Array[] = [];
 
-  static async connect(path: string): Promise<RawStream> {
+  static connect(path: string): Promise<RawStream> {
+    return RawStream.open({ unix: path }, `unix://${path}`);
+  }
+
+  static connectRemote(remote: Remote): Promise<RawStream> {
+    const where = { hostname: remote.host, port: remote.port, ...(remote.tls ? { tls: tlsOptions(remote.tls) } : {}) };
+    return RawStream.open(where, `tcp://${remote.host}:${remote.port}`);
+  }
+
+  private static async open(where: Record<string, unknown>, name: string): Promise<RawStream> {
     const s = new RawStream();
     try {
       s.socket = await Bun.connect({
-        unix: path,
+        ...(where as { unix: string }),
         socket: {
           data: (_sock, data) => s.push(new Uint8Array(data)),
           close: () => s.finish(),
@@ -142,7 +189,7 @@ export class RawStream implements AsyncIterable<Uint8Array> {
         },
       });
     } catch (err) {
-      throw new BerthError("Unavailable", `cannot reach berthd at unix://${path}: ${(err as Error).message}`);
+      throw new BerthError("Unavailable", `cannot reach berthd at ${name}: ${(err as Error).message}`);
     }
     return s;
   }

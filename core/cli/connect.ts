@@ -1,10 +1,11 @@
 // Reaching berthd: the socket of -H, or the one of --root's daemon, which
 // is started on first use when none is running.
-import { mkdirSync, openSync, readFileSync } from "node:fs";
-import { BerthError } from "../errors.ts";
+import { existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { BerthError, invalidArgument } from "../errors.ts";
 import { DAEMON_SCRIPT, defaultSocket } from "../location.ts";
 import type { ParsedFlags } from "./args.ts";
-import { Client } from "./client.ts";
+import { Client, type Remote } from "./client.ts";
 
 /**
  * A client of the daemon at -H, or of --root's daemon, which is started
@@ -12,9 +13,37 @@ import { Client } from "./client.ts";
  */
 export async function connect(global: ParsedFlags): Promise<Client> {
   const host = global.string("host");
+  if (host?.startsWith("tcp://")) return new Client("", undefined, remote(global, host));
   const root = global.string("root")!.replace(/\/+$/, "");
   const socket = host ? host.replace(/^unix:\/\//, "") : defaultSocket(root);
   return new Client(socket, host ? undefined : () => startAndWait(global, root, socket));
+}
+
+/**
+ * -H tcp://host[:port] with docker's TLS flags: --tlsverify (or
+ * DOCKER_TLS_VERIFY) checks the daemon against --tlscacert; --tls alone
+ * encrypts only. The files default to $DOCKER_CERT_PATH or ~/.docker; a
+ * default client certificate is sent when it exists.
+ */
+function remote(global: ParsedFlags, host: string): Remote {
+  const verify = global.has("tlsverify") ? global.bool("tlsverify") : !!process.env.DOCKER_TLS_VERIFY;
+  const useTls = verify || global.bool("tls") || (!global.has("tls") && !!process.env.DOCKER_TLS);
+  const m = /^tcp:\/\/(\[[^\]]+\]|[^:/]+)(?::(\d+))?\/?$/.exec(host);
+  if (!m) throw invalidArgument(`invalid -H ${host}: use tcp://HOST:PORT`);
+  const r: Remote = { host: m[1]!.replace(/^\[|\]$/g, ""), port: Number(m[2] ?? (useTls ? 2376 : 2375)) };
+  if (!useTls) return r;
+  const dir = process.env.DOCKER_CERT_PATH || `${homedir()}/.docker`;
+  const file = (flag: string, name: string, required: boolean) => {
+    const path = global.string(flag) ?? `${dir}/${name}`;
+    if (!required && !global.has(flag) && !existsSync(path)) return undefined;
+    try {
+      return readFileSync(path, "utf8");
+    } catch (err) {
+      throw invalidArgument(`could not read --${flag} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  };
+  r.tls = { verify, ca: verify ? file("tlscacert", "ca.pem", true) : undefined, cert: file("tlscert", "cert.pem", false), key: file("tlskey", "key.pem", false) };
+  return r;
 }
 
 async function startAndWait(global: ParsedFlags, root: string, socket: string): Promise<void> {

@@ -71,7 +71,12 @@ export const COMMANDS: Record<string, Entry> = {
 
 export const GLOBAL_FLAGS: FlagDef[] = [
   { name: "root", kind: "string", valueName: "dir", default: "/var/lib/berth", help: "Root directory of berth's state (its daemon is started on first use)" },
-  { name: "host", short: "H", kind: "string", valueName: "socket", help: "Daemon socket to connect to (unix:///path); default: the daemon of --root" },
+  { name: "host", short: "H", kind: "string", valueName: "socket", help: "Daemon socket to connect to (unix:///path or tcp://HOST:PORT); default: the daemon of --root" },
+  { name: "tls", kind: "bool", help: "Use TLS; implied by --tlsverify" },
+  { name: "tlsverify", kind: "bool", help: "Use TLS and verify the remote (default from $DOCKER_TLS_VERIFY)" },
+  { name: "tlscacert", kind: "string", valueName: "string", help: "Trust certs signed only by this CA (default \"$DOCKER_CERT_PATH/ca.pem\", else ~/.docker/ca.pem)" },
+  { name: "tlscert", kind: "string", valueName: "string", help: "Path to TLS certificate file (default \"$DOCKER_CERT_PATH/cert.pem\", else ~/.docker/cert.pem)" },
+  { name: "tlskey", kind: "string", valueName: "string", help: "Path to TLS key file (default \"$DOCKER_CERT_PATH/key.pem\", else ~/.docker/key.pem)" },
   { name: "storage-driver", short: "s", kind: "string", valueName: "name", help: "Storage driver of a daemon berth starts (default: overlay when the kernel has it, else vfs)" },
   { name: "cgroup-driver", kind: "string", valueName: "name", help: "cgroup driver of a daemon berth starts: cgroup-v2, cgroup-v1 or none (default: cgroup-v2 on a pure v2 host, else cgroup-v1, else none)" },
   { name: "cgroup-parent", kind: "string", valueName: "name", help: "Parent cgroup of containers, for a daemon berth starts (default \"berth\")" },

@@ -1,9 +1,12 @@
 // berthd: the daemon. Opens the engine under --root, takes back the
 // containers an earlier daemon left running, and serves the Docker Engine
-// API on a unix socket. On SIGTERM it stops serving and exits; containers
-// keep running under their monitors.
+// API on its unix socket(s) and TLS listeners (core/api/listen.ts). On
+// SIGTERM it stops serving and exits; containers keep running under their
+// monitors.
 import { chmodSync, closeSync, mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
 import { dirname } from "node:path";
+import { checkListenOptions, listen, parseHost, type ListenOptions } from "../api/listen.ts";
 import { createApiServer } from "../api/server.ts";
 import { apiRouter } from "../api/routes/index.ts";
 import { helpText, parseArgs, UsageError, type FlagDef } from "../cli/args.ts";
@@ -19,7 +22,14 @@ import { PLUGINS } from "../../plugins/index.ts";
 
 const FLAGS: FlagDef[] = [
   { name: "root", kind: "string", valueName: "dir", default: DEFAULT_ROOT, help: "Root directory of berth's state" },
-  { name: "host", short: "H", kind: "string", valueName: "socket", help: "unix:///path of the API socket (default /run/berth/berth.sock for the default root)" },
+  { name: "host", short: "H", kind: "list", valueName: "list", help: "Daemon socket(s) to listen on: unix:///path (default /run/berth/berth.sock for the default root) or tcp://ADDRESS:PORT (needs --tlsverify)" },
+  { name: "group", short: "G", kind: "string", valueName: "string", help: "Group for the unix socket(s) (default: none, root only)" },
+  { name: "tls", kind: "bool", help: "Use TLS; implied by --tlsverify (berthd serves TCP only with --tlsverify)" },
+  { name: "tlsverify", kind: "bool", help: "Use TLS and verify the remote (a TCP client must present a certificate signed by --tlscacert)" },
+  { name: "tlscacert", kind: "string", valueName: "string", help: "Trust certs signed only by this CA (default \"~/.docker/ca.pem\", or $DOCKER_CERT_PATH/ca.pem)" },
+  { name: "tlscert", kind: "string", valueName: "string", help: "Path to TLS certificate file (default \"~/.docker/cert.pem\", or $DOCKER_CERT_PATH/cert.pem)" },
+  { name: "tlskey", kind: "string", valueName: "string", help: "Path to TLS key file (default \"~/.docker/key.pem\", or $DOCKER_CERT_PATH/key.pem)" },
+  { name: "owner-scope", kind: "bool", help: "Let each client other than root see and act on only the containers, images, networks and volumes it created (images: all usable, only its own removable)" },
   { name: "exec-root", kind: "string", valueName: "dir", help: "Directory of the monitors' sockets (default /run/berth for the default root)" },
   { name: "storage-driver", short: "s", kind: "string", valueName: "name", help: "Storage driver (default: overlay when the kernel has it, else vfs)" },
   { name: "cgroup-driver", kind: "string", valueName: "name", help: "cgroup driver: cgroup-v2, cgroup-v1 or none (default: cgroup-v2 on a pure v2 host, else cgroup-v1, else none)" },
@@ -43,13 +53,15 @@ async function main() {
     throw err;
   }
   if (flags.bool("help")) {
-    process.stdout.write(helpText("berthd", { usage: "[OPTIONS]", summary: "berth's daemon: the Docker Engine API on a unix socket", flags: FLAGS }));
+    process.stdout.write(helpText("berthd", { usage: "[OPTIONS]", summary: "berth's daemon: the Docker Engine API on unix sockets (and TCP with TLS client certificates)", flags: FLAGS }));
     return;
   }
   if (process.getuid?.() !== 0) fail("berthd must run as root");
   const root = flags.string("root")!.replace(/\/+$/, "");
-  const socket = (flags.string("host") ?? `unix://${defaultSocket(root)}`).replace(/^unix:\/\//, "");
-  if (socket.startsWith("tcp:")) fail("only unix sockets are supported (-H unix:///path)");
+  const listenOpts = listenOptions(flags, root);
+  checkListenOptions(listenOpts); // a bad -H, -G or TLS file fails before anything starts
+  // The engine's own socket (compose watch calls back on it, info shows it): the first unix one.
+  const socket = listenOpts.hosts.find((h) => h.kind === "unix")?.path;
   mkdirSync(root, { recursive: true, mode: 0o711 });
   const remapFlag = flags.string("userns-remap");
   const userns = remapFlag === undefined ? undefined : resolveRemap(remapFlag);
@@ -79,31 +91,42 @@ async function main() {
   await engine.discovery.networksChanged();
   trace("berthd: recovered");
 
-  const server = createApiServer(engine, apiRouter());
-  mkdirSync(dirname(socket), { recursive: true, mode: 0o711 });
-  rmSync(socket, { force: true }); // ours: the lock says no other daemon uses this root
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(socket, () => resolve());
-  });
-  chmodSync(socket, 0o660);
+  // The default socket is in the exec root (its c/ and e/ stay 0700): searchable, so -G's group reaches the socket.
+  if (socket === defaultSocket(root)) chmodSync(dirname(socket), 0o711);
+  const server = createApiServer(engine, apiRouter(), { ownerScope: flags.bool("owner-scope") });
+  const listeners = await listen(server, listenOpts);
   writeFileSync(`${root}/berthd.pid`, `${process.pid}\n`);
-  console.error(`berthd: serving the Docker Engine API on unix://${socket} (root ${root})`);
+  console.error(`berthd: serving the Docker Engine API on ${listeners.describe()} (root ${root})`);
 
   let stopping = false;
   const shutdown = async () => {
     if (stopping) return;
     stopping = true;
+    listeners.close();
     server.close();
     engine.discovery.close();
     await takeDownNetworks(engine);
-    rmSync(socket, { force: true });
     rmSync(`${root}/berthd.pid`, { force: true });
     closeSync(lockFd);
     process.exit(0);
   };
   process.on("SIGTERM", shutdown);
   process.on("SIGINT", shutdown);
+}
+
+/** -H, -G and the TLS flags, with Docker's defaults (~/.docker/{ca,cert,key}.pem or $DOCKER_CERT_PATH). */
+function listenOptions(flags: ReturnType<typeof parseArgs>["flags"], root: string): ListenOptions {
+  const specs = flags.list("host");
+  const hosts = (specs.length ? specs : [`unix://${defaultSocket(root)}`]).map(parseHost);
+  const dir = process.env.DOCKER_CERT_PATH || `${homedir()}/.docker`;
+  const verify = flags.has("tlsverify") ? flags.bool("tlsverify") : !!process.env.DOCKER_TLS_VERIFY;
+  return {
+    hosts,
+    group: flags.string("group"),
+    tls: verify
+      ? { ca: flags.string("tlscacert") ?? `${dir}/ca.pem`, cert: flags.string("tlscert") ?? `${dir}/cert.pem`, key: flags.string("tlskey") ?? `${dir}/key.pem` }
+      : undefined,
+  };
 }
 
 main().catch((err) => fail(err instanceof BerthError ? `${err.message}${err.hint ? ` (${err.hint})` : ""}` : String(err?.stack ?? err)));

@@ -18,6 +18,7 @@ import type { ContainerRecord, ExecRecord } from "./types.ts";
 import { defaultExecRoot } from "../location.ts";
 import { trace } from "../trace.ts";
 import { byteOrder } from "../compare.ts";
+import { visible } from "../owner.ts";
 
 export interface EngineOptions {
   /** State, layers and containers live here (default /var/lib/berth). */
@@ -206,14 +207,15 @@ export class Engine {
 
   // ------------------------------------------------------------ containers
 
-  /** A container by full ID, name, or unique ID prefix. */
+  /** A container by full ID, name, or unique ID prefix; another user's is absent under --owner-scope. */
   container(ref: string): ContainerRecord {
-    const byId = this.containers.get(ref);
+    const mine = (rec: ContainerRecord | undefined) => (rec && visible(rec.Owner) ? rec : undefined);
+    const byId = mine(this.containers.get(ref));
     if (byId) return byId;
-    const named = this.byName.get(ref.startsWith("/") ? ref : `/${ref}`);
-    if (named) return this.containers.get(named)!;
+    const named = mine(this.containers.get(this.byName.get(ref.startsWith("/") ? ref : `/${ref}`) ?? ""));
+    if (named) return named;
     if (/^[a-f0-9]+$/.test(ref)) {
-      const found = [...this.containers.keys()].filter((id) => id.startsWith(ref));
+      const found = [...this.containers.keys()].filter((id) => id.startsWith(ref) && mine(this.containers.get(id)));
       if (found.length === 1) return this.containers.get(found[0]!)!;
       if (found.length > 1) throw conflict(`multiple IDs found with provided prefix: ${ref}`);
     }

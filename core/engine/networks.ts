@@ -11,6 +11,7 @@ import { libcSys } from "../sys/libc.ts";
 import type { Engine } from "./engine.ts";
 import { publishedPorts } from "./ports.ts";
 import type { ContainerRecord, EndpointRecord, EndpointSettings, NetworkRecord } from "./types.ts";
+import { visible } from "../owner.ts";
 
 /** Docker's driver names where berth's plugins are named otherwise. */
 const PLUGIN_OF_DRIVER: Record<string, string> = { null: "none" };
@@ -40,7 +41,8 @@ export function listNetworks(engine: Engine): NetworkRecord[] {
 
 /** A network by full ID, name, or unique ID prefix (Docker's lookup order). */
 export function findNetwork(engine: Engine, ref: string): NetworkRecord {
-  const all = engine.db.listNetworks();
+  // Another user's network is absent under --owner-scope; the predefined ones are everyone's.
+  const all = engine.db.listNetworks().filter((n) => visible(n.Owner, PREDEFINED.includes(n.Name)));
   const found = all.find((n) => n.Id === ref) ?? all.find((n) => n.Name === ref);
   if (found) return found;
   const byPrefix = /^[a-f0-9]+$/.test(ref) ? all.filter((n) => n.Id.startsWith(ref)) : [];
@@ -174,7 +176,7 @@ export async function removeNetwork(engine: Engine, ref: string) {
 export async function pruneNetworks(engine: Engine): Promise<string[]> {
   const deleted: string[] = [];
   for (const n of engine.db.listNetworks()) {
-    if (PREDEFINED.includes(n.Name) || networkUsers(engine, n).length) continue;
+    if (PREDEFINED.includes(n.Name) || !visible(n.Owner) || networkUsers(engine, n).length) continue;
     await removeNetwork(engine, n.Id);
     deleted.push(n.Name);
   }

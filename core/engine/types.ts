@@ -1,3 +1,4 @@
+import type { Owner } from "../owner.ts";
 // Container and image records in the shapes of the Docker Engine API, so
 // the API server and `inspect` hand them out as they are.
 
@@ -184,6 +185,8 @@ export interface MountPoint {
 
 export interface ContainerRecord {
   Id: string;
+  /** Who created it (berth's own field; see core/owner.ts). */
+  Owner?: Owner;
   /** With Docker's leading slash: "/web". */
   Name: string;
   Created: string;
@@ -229,6 +232,8 @@ export interface ExecRecord {
 /** Docker's network object (GET /networks/{id}), as berth keeps it. */
 export interface NetworkRecord {
   Name: string;
+  /** Who created it (berth's own field; see core/owner.ts). */
+  Owner?: Owner;
   Id: string;
   Created: string;
   Scope: "local";
@@ -266,6 +271,8 @@ export type PortMap = Record<string, { HostIp: string; HostPort: string }[] | nu
 /** Docker's volume object. */
 export interface VolumeRecord {
   Name: string;
+  /** Who created it (berth's own field; see core/owner.ts). */
+  Owner?: Owner;
   Driver: string;
   Mountpoint: string;
   CreatedAt: string;
@@ -313,4 +320,6 @@ export interface ImageRecord {
   created: string;
   /** The image a build step made this one from (Docker's Parent). */
   parent?: string;
+  /** Who brought it in first (pull, load, import, build, commit): kept in image_owners. */
+  owner?: Owner;
 }

@@ -6,6 +6,7 @@ import { conflict, invalidArgument, notFound } from "../errors.ts";
 import { randomHex } from "../ids.ts";
 import type { Engine } from "./engine.ts";
 import type { ContainerRecord, VolumeRecord } from "./types.ts";
+import { visible } from "../owner.ts";
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 
@@ -21,7 +22,7 @@ export function listVolumes(engine: Engine): VolumeRecord[] {
 }
 
 export function getVolume(engine: Engine, name: string): VolumeRecord {
-  const v = engine.db.listVolumes().find((x) => x.Name === name);
+  const v = engine.db.listVolumes().find((x) => x.Name === name && visible(x.Owner));
   if (!v) throw notFound(`get ${name}: no such volume`);
   return v;
 }
@@ -32,7 +33,11 @@ export async function createVolume(engine: Engine, req: VolumeCreateRequest, ano
   if (!NAME.test(name)) {
     throw invalidArgument(`create ${name}: "${name}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`);
   }
+  // A local volume is a directory named after it.
+  if (name.length > 255) throw invalidArgument(`create ${name.slice(0, 40)}...: a volume name may have at most 255 characters`);
   const existing = engine.db.listVolumes().find((x) => x.Name === name);
+  // Volume names are one namespace: another user's (--owner-scope) is neither returned nor mounted.
+  if (existing && !visible(existing.Owner)) throw conflict(`create ${name}: the volume name is in use by another user`);
   if (existing) return existing;
   const driverName = req.Driver || "local";
   const driver = await engine.plugin("volume", driverName);
@@ -61,7 +66,7 @@ export function volumeUsers(engine: Engine, name: string): string[] {
 }
 
 export async function removeVolume(engine: Engine, name: string, force = false) {
-  const v = engine.db.listVolumes().find((x) => x.Name === name);
+  const v = engine.db.listVolumes().find((x) => x.Name === name && visible(x.Owner));
   if (!v) {
     if (force) return;
     throw notFound(`get ${name}: no such volume`);
@@ -79,6 +84,7 @@ export async function pruneVolumes(engine: Engine, all: boolean, labelFilters: s
   let space = 0;
   for (const v of engine.db.listVolumes()) {
     if (!all && !v.Anonymous) continue;
+    if (!visible(v.Owner)) continue;
     if (!labelFilters.every((f) => matchLabel(v.Labels, f))) continue;
     if (volumeUsers(engine, v.Name).length > 0) continue;
     space += dirSize(v.Mountpoint);

@@ -3,6 +3,7 @@
 import { Database } from "bun:sqlite";
 import { byteOrder } from "../compare.ts";
 import type { ContainerRecord, ImageRecord, NetworkRecord, VolumeRecord } from "../engine/types.ts";
+import { currentOwner, type Owner } from "../owner.ts";
 
 const MIGRATIONS = [
   `CREATE TABLE images (
@@ -60,6 +61,10 @@ const MIGRATIONS = [
      key TEXT PRIMARY KEY,
      image_id TEXT NOT NULL);
    CREATE INDEX build_cache_image ON build_cache(image_id);`,
+  // Who brought an image in first (containers, volumes and networks keep an Owner in their records).
+  `CREATE TABLE image_owners (
+     image_id TEXT PRIMARY KEY,
+     owner TEXT NOT NULL);`,
 ];
 
 export interface LayerRow {
@@ -109,6 +114,14 @@ export class StateDB {
     this.db
       .query("INSERT OR REPLACE INTO images (id, config, manifest_digest, size, created, parent) VALUES (?, ?, ?, ?, ?, ?)")
       .run(img.id, JSON.stringify(img.config), img.manifestDigest, img.size, img.created, img.parent ?? "");
+    const owner = img.owner ?? currentOwner();
+    if (owner) this.db.query("INSERT OR IGNORE INTO image_owners (image_id, owner) VALUES (?, ?)").run(img.id, JSON.stringify(owner));
+  }
+
+  /** Who brought the image in first (undefined: berthd itself, or before owners were kept). */
+  imageOwner(id: string): Owner | undefined {
+    const row = this.db.query("SELECT owner FROM image_owners WHERE image_id = ?").get(id) as { owner: string } | null;
+    return row ? JSON.parse(row.owner) : undefined;
   }
 
   /** IDs of the images built on `id` (its children). */
@@ -149,6 +162,7 @@ export class StateDB {
     this.db.query("DELETE FROM tags WHERE image_id = ?").run(id);
     this.db.query("DELETE FROM repo_digests WHERE image_id = ?").run(id);
     this.db.query("DELETE FROM build_cache WHERE image_id = ?").run(id);
+    this.db.query("DELETE FROM image_owners WHERE image_id = ?").run(id);
     this.db.query("UPDATE images SET parent = '' WHERE parent = ?").run(id);
     this.db.query("DELETE FROM images WHERE id = ?").run(id);
   }
@@ -213,6 +227,7 @@ export class StateDB {
   // ------------------------------------------------------------ containers
 
   insertContainer(c: ContainerRecord) {
+    c.Owner ??= currentOwner();
     this.db
       .query("INSERT INTO containers (id, name, image_id, record) VALUES (?, ?, ?, ?)")
       .run(c.Id, c.Name, c.Image, JSON.stringify(c));
@@ -251,6 +266,7 @@ export class StateDB {
   // ------------------------------------------------------------ volumes
 
   putVolume(v: VolumeRecord) {
+    v.Owner ??= currentOwner(); // a new one: its creator's (an update keeps the one it has)
     this.db.query("INSERT OR REPLACE INTO volumes (name, record) VALUES (?, ?)").run(v.Name, JSON.stringify(v));
   }
 
@@ -265,6 +281,7 @@ export class StateDB {
   // ------------------------------------------------------------ networks
 
   putNetwork(n: NetworkRecord) {
+    n.Owner ??= currentOwner(); // a new one: its creator's (an update keeps the one it has)
     this.db.query("INSERT OR REPLACE INTO networks (id, name, record) VALUES (?, ?, ?)").run(n.Id, n.Name, JSON.stringify(n));
   }
 

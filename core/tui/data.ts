@@ -78,7 +78,7 @@ export function follow(api: Api, path: string, query: Query, on: (chunk: Uint8Ar
   const abort = new AbortController();
   const done = (async () => {
     try {
-      const res = await fetch(api.url(path, query), { unix: api.socket, signal: abort.signal } as RequestInit);
+      const res = await fetch(api.url(path, query), { unix: api.socket, signal: abort.signal, timeout: false } as RequestInit);
       if (!res.ok) throw await failure(res);
       for await (const chunk of res.body!) on(chunk);
     } catch (err) {

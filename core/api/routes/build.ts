@@ -12,7 +12,7 @@ import type { Credentials } from "../../images/registry-auth.ts";
 import { resolveInRoot } from "../../paths.ts";
 import { libcSys } from "../../sys/libc.ts";
 import type { Ctx, Router } from "../server.ts";
-import { flag, jsonStream } from "./util.ts";
+import { flag, jsonStream, rootOnly } from "./util.ts";
 
 export function buildRoutes(r: Router) {
   r.on("POST", "/build", buildImage);
@@ -36,6 +36,7 @@ async function buildImage(ctx: Ctx) {
   const credentials = registryConfig(ctx);
 
   const contextDirParam = q.get("contextdir");
+  if (contextDirParam) rootOnly("a build from a host directory (?contextdir=)");
   let scratch: string | undefined;
   try {
     let contextDir: string;

@@ -8,14 +8,15 @@ import {
   killContainer, pauseContainer, renameContainer, resizeContainer, restartContainer, stopContainer, unpauseContainer, waitContainer,
 } from "../../engine/lifecycle.ts";
 import type { ContainerConfig, ContainerRecord, CreateRequest } from "../../engine/types.ts";
+import { visible } from "../../owner.ts";
 import { json, type Ctx, type Router } from "../server.ts";
 import { containerInspect, containerSummaryBase, statusText } from "../shapes.ts";
-import { parseFilters, flag, pipeAttach } from "./util.ts";
+import { parseFilters, flag, intParam, pipeAttach } from "./util.ts";
 
 export function containerRoutes(r: Router) {
   r.on("GET", "/containers/json", listContainers);
   r.on("POST", "/containers/create", async (ctx) => {
-    const body = await ctx.body<CreateRequest>();
+    const body = await ctx.body<CreateRequest>("container-create");
     const out = await ctx.engine.create(body, ctx.query.get("name") ?? undefined);
     json(ctx.res, 201, out);
   });
@@ -24,7 +25,7 @@ export function containerRoutes(r: Router) {
     const ref = ctx.query.get("container");
     if (!ref) throw invalidArgument("no container given (?container=)");
     const { commitContainer } = await import("../../engine/commit.ts");
-    const config = await ctx.body<Partial<ContainerConfig>>();
+    const config = await ctx.body<Partial<ContainerConfig>>("commit");
     const repo = ctx.query.get("repo") || undefined;
     const id = await commitContainer(ctx.engine, ctx.engine.container(ref), {
       repo,
@@ -70,7 +71,7 @@ export function containerRoutes(r: Router) {
     ctx.res.writeHead(204).end();
   });
   r.on("POST", "/containers/{id}/resize", (ctx) => {
-    resizeContainer(ctx.engine, rec(ctx), num(ctx, "h") ?? 0, num(ctx, "w") ?? 0);
+    resizeContainer(ctx.engine, rec(ctx), intParam(ctx, "h", 0, 0, 65535), intParam(ctx, "w", 0, 0, 65535));
     ctx.res.writeHead(200).end();
   });
   r.on("POST", "/containers/{id}/wait", async (ctx) => {
@@ -117,9 +118,9 @@ function num(ctx: Ctx, key: string): number | undefined {
 
 function listContainers(ctx: Ctx) {
   const all = flag(ctx, "all");
-  const limit = Number(ctx.query.get("limit") ?? -1);
+  const limit = intParam(ctx, "limit", -1);
   const f = parseFilters(ctx.query.get("filters"));
-  let list = ctx.engine.list().filter((c) => !c.Creating);
+  let list = ctx.engine.list().filter((c) => !c.Creating && visible(c.Owner));
   const byRef = (ref: string) => {
     try {
       return ctx.engine.container(ref);
@@ -171,7 +172,7 @@ async function pruneContainers(ctx: Ctx) {
   let space = 0;
   const storageOf = (c: ContainerRecord) => ctx.engine.storage(c.Driver);
   for (const c of ctx.engine.list()) {
-    if (c.State.Running || c.State.Restarting || c.Creating) continue;
+    if (c.State.Running || c.State.Restarting || c.Creating || !visible(c.Owner)) continue;
     if (Date.parse(c.Created) / 1000 > until) continue;
     if (!matchContainer(ctx.engine, c, { label: f.label ?? [] })) continue;
     space += await (await storageOf(c)).writableSize(c.Id).catch(() => 0);

@@ -1,18 +1,19 @@
 // /containers/{id}/exec and /exec/{id}/...: docker exec.
 import { createExec, inspectExec, resizeExec, startExec, type ExecCreateRequest } from "../../engine/exec.ts";
-import { StartError } from "../../errors.ts";
-import { json, type Router } from "../server.ts";
+import { isKind, notFound, StartError } from "../../errors.ts";
+import { json, type Ctx, type Router } from "../server.ts";
 import { encodeFrame, StdStream } from "../stdcopy.ts";
-import { pipeAttach } from "./util.ts";
+import { intParam, pipeAttach } from "./util.ts";
 
 export function execRoutes(r: Router) {
   r.on("POST", "/containers/{id}/exec", async (ctx) => {
     const c = ctx.engine.container(ctx.params.id!);
-    json(ctx.res, 201, { Id: createExec(ctx.engine, c, await ctx.body<ExecCreateRequest>()) });
+    json(ctx.res, 201, { Id: createExec(ctx.engine, c, await ctx.body<ExecCreateRequest>("exec-create")) });
   });
   r.on("POST", "/exec/{id}/start", async (ctx) => {
+    mustSeeExec(ctx);
     // A hijacked start is attached (its JSON body has been taken by the upgrade); a plain one may detach.
-    const body = ctx.hijack ? { Detach: false } : await ctx.body<{ Detach?: boolean; Tty?: boolean }>();
+    const body = ctx.hijack ? { Detach: false } : await ctx.body<{ Detach?: boolean; Tty?: boolean }>("exec-start");
     const session = ctx.engine.execs.get(ctx.params.id!);
     const tty = !!session?.record.ProcessConfig.tty;
     let stream;
@@ -37,8 +38,24 @@ export function execRoutes(r: Router) {
     }
   });
   r.on("POST", "/exec/{id}/resize", (ctx) => {
-    resizeExec(ctx.engine, ctx.params.id!, Number(ctx.query.get("h") ?? 0), Number(ctx.query.get("w") ?? 0));
+    mustSeeExec(ctx);
+    resizeExec(ctx.engine, ctx.params.id!, intParam(ctx, "h", 0, 0, 65535), intParam(ctx, "w", 0, 0, 65535));
     ctx.res.writeHead(200).end();
   });
-  r.on("GET", "/exec/{id}/json", (ctx) => json(ctx.res, 200, inspectExec(ctx.engine, ctx.params.id!)));
+  r.on("GET", "/exec/{id}/json", (ctx) => {
+    mustSeeExec(ctx);
+    json(ctx.res, 200, inspectExec(ctx.engine, ctx.params.id!));
+  });
+}
+
+/** An exec of another user's container (--owner-scope) is absent. */
+function mustSeeExec(ctx: Ctx) {
+  const session = ctx.engine.execs.get(ctx.params.id!);
+  if (!session) return; // the engine answers "No such exec instance"
+  try {
+    ctx.engine.container(session.record.ContainerID);
+  } catch (err) {
+    if (isKind(err, "NotFound")) throw notFound(`No such exec instance: ${ctx.params.id}`);
+    throw err;
+  }
 }

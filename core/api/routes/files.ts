@@ -28,6 +28,11 @@ async function withRoot<T>(ctx: Ctx, c: ContainerRecord, fn: (root: string) => P
 const pathOf = (ctx: Ctx) => {
   const p = ctx.query.get("path");
   if (!p) throw invalidArgument("path is required (?path=)");
+  // What no file can be named: a 400 here rather than an error from the kernel.
+  if (p.includes("\0")) throw invalidArgument("invalid path: it contains a NUL byte");
+  if (Buffer.byteLength(p) > 4095 || p.split("/").some((seg) => Buffer.byteLength(seg) > 255)) {
+    throw invalidArgument(`invalid path "${p.slice(0, 100)}...": file name too long (at most 255 bytes a name, 4095 in all)`);
+  }
   return p;
 };
 

@@ -1,5 +1,6 @@
 // /images/...: list, inspect, history, tag, remove, import, prune, save, load.
-import { invalidArgument, isKind } from "../../errors.ts";
+import { invalidArgument, isKind, permissionDenied } from "../../errors.ts";
+import { ownerText, visible } from "../../owner.ts";
 import { pullImage } from "../../images/pull.ts";
 import { pushImage } from "../../images/push.ts";
 import type { Credentials } from "../../images/registry.ts";
@@ -21,7 +22,7 @@ export function imageRoutes(r: Router) {
   r.on("GET", "/images/{name*}/json", async (ctx) => {
     const images = await ctx.engine.images();
     const img = images.resolve(ctx.params.name!);
-    json(ctx.res, 200, imageInspect(img, images.tagsOf(img.id), ctx.engine.pluginName("storage") ?? "", images.repoDigestsOf(img.id)));
+    json(ctx.res, 200, imageInspect(img, images.tagsOf(img.id), ctx.engine.pluginName("storage") ?? "", images.repoDigestsOf(img.id), ctx.engine.db.imageOwner(img.id)));
   });
   r.on("GET", "/images/{name*}/history", async (ctx) => {
     const images = await ctx.engine.images();
@@ -55,6 +56,9 @@ export function imageRoutes(r: Router) {
   });
   r.on("DELETE", "/images/{name*}", async (ctx) => {
     const images = await ctx.engine.images();
+    // Images are content everyone may use (--owner-scope); only who brought one in (or root) removes it.
+    const owner = ctx.engine.db.imageOwner(images.resolve(ctx.params.name!).id);
+    if (!visible(owner)) throw permissionDenied(`image ${ctx.params.name} belongs to ${ownerText(owner)}: only its owner or root can remove it`);
     const usedBy = (imageId: string) => ctx.engine.list().filter((c) => c.Image === imageId).map((c) => ({ id: c.Id, running: c.State.Running }));
     const lines = await images.remove(ctx.params.name!, flag(ctx, "force"), usedBy);
     const out = lines.map((l) => {
@@ -160,6 +164,7 @@ async function pruneImages(ctx: Ctx) {
   const intermediates = images.intermediates();
   for (const { image, tags } of images.list()) {
     if (used.has(image.id) || intermediates.has(image.id) || (danglingOnly && tags.length > 0)) continue;
+    if (!visible(ctx.engine.db.imageOwner(image.id))) continue; // another user's (--owner-scope)
     try {
       for (const line of await images.remove(image.id.slice(7), true, () => [])) {
         const [kind, what] = line.split(": ") as [string, string];

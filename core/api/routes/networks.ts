@@ -5,6 +5,7 @@ import {
 } from "../../engine/networks.ts";
 import type { EndpointSettings } from "../../engine/types.ts";
 import { invalidArgument } from "../../errors.ts";
+import { visible } from "../../owner.ts";
 import { json, type Router } from "../server.ts";
 import { networkJSON } from "../shapes.ts";
 import { parseFilters } from "./util.ts";
@@ -14,6 +15,7 @@ export function networkRoutes(r: Router) {
     const f = parseFilters(ctx.query.get("filters"));
     const list = listNetworks(ctx.engine).filter(
       (n) =>
+        visible(n.Owner, PREDEFINED.includes(n.Name)) &&
         (!f.name?.length || f.name.some((x) => n.Name.includes(x))) &&
         (!f.id?.length || f.id.some((x) => n.Id.startsWith(x))) &&
         (!f.driver?.length || f.driver.includes(n.Driver)) &&
@@ -23,7 +25,7 @@ export function networkRoutes(r: Router) {
     );
     json(ctx.res, 200, list.map((n) => networkJSON(n)));
   });
-  r.on("POST", "/networks/create", async (ctx) => json(ctx.res, 201, await createNetwork(ctx.engine, await ctx.body<NetworkCreateRequest>())));
+  r.on("POST", "/networks/create", async (ctx) => json(ctx.res, 201, await createNetwork(ctx.engine, await ctx.body<NetworkCreateRequest>("network-create"))));
   r.on("POST", "/networks/prune", async (ctx) => json(ctx.res, 200, { NetworksDeleted: await pruneNetworks(ctx.engine) }));
   r.on("GET", "/networks/{id}", (ctx) => {
     const n = findNetwork(ctx.engine, ctx.params.id!);
@@ -34,13 +36,13 @@ export function networkRoutes(r: Router) {
     ctx.res.writeHead(204).end();
   });
   r.on("POST", "/networks/{id}/connect", async (ctx) => {
-    const body = await ctx.body<{ Container?: string; EndpointConfig?: EndpointSettings }>();
+    const body = await ctx.body<{ Container?: string; EndpointConfig?: EndpointSettings }>("network-connect");
     if (!body.Container) throw invalidArgument("no container given (Container)");
     await connectContainer(ctx.engine, ctx.params.id!, ctx.engine.container(body.Container), body.EndpointConfig ?? {});
     ctx.res.writeHead(200).end();
   });
   r.on("POST", "/networks/{id}/disconnect", async (ctx) => {
-    const body = await ctx.body<{ Container?: string; Force?: boolean }>();
+    const body = await ctx.body<{ Container?: string; Force?: boolean }>("network-disconnect");
     if (!body.Container) throw invalidArgument("no container given (Container)");
     await disconnectContainer(ctx.engine, ctx.params.id!, ctx.engine.container(body.Container));
     ctx.res.writeHead(200).end();

@@ -1,10 +1,12 @@
 // /_ping, /version, /info, /events, /system/df, and the prunes
 // `docker system prune` calls that berth has nothing for yet.
+import { currentOwner, requester, runAs, visible, type Owner } from "../../owner.ts";
 import { cpus, hostname, totalmem } from "node:os";
 import { readFileSync } from "node:fs";
 import pkg from "../../../package.json" with { type: "json" };
 import { describeRanges, type Remap } from "../../userns/remap.ts";
 import { matchEvent, type DockerEvent } from "../../engine/events.ts";
+import { PREDEFINED } from "../../engine/networks.ts";
 import { dirSize, volumeUsers } from "../../engine/volumes.ts";
 import { API_VERSION, json, MIN_API_VERSION, type Ctx, type Router } from "../server.ts";
 import { containerSummary, imageSummary, volumeJSON } from "../shapes.ts";
@@ -24,7 +26,7 @@ export function systemRoutes(r: Router) {
   r.on("GET", "/events", events);
   r.on("POST", "/auth", async (ctx) => {
     // docker login: the credentials are checked against the registry; the client keeps them.
-    const body = await ctx.body<{ username?: string; password?: string; serveraddress?: string; identitytoken?: string }>();
+    const body = await ctx.body<{ username?: string; password?: string; serveraddress?: string; identitytoken?: string }>("auth");
     const { Registry } = await import("../../images/registry.ts");
     const server = (body.serveraddress || "docker.io").replace(/^https?:\/\//, "").replace(/\/.*$/, "");
     const domain = server === "index.docker.io" ? "docker.io" : server;
@@ -160,10 +162,11 @@ async function events(ctx: Ctx) {
   ctx.res.flushHeaders?.();
   // Event times only grow: anything not newer than the last sent was sent already.
   let last = 0;
-  const send = (e: DockerEvent) => {
+  const me = requester();
+  const send = (e: DockerEvent, emitter?: Owner) => {
     if (e.timeNano <= last) return;
     last = e.timeNano;
-    if (matchEvent(e, f)) ctx.res.write(`${JSON.stringify(e)}\n`);
+    if (matchEvent(e, f) && (!me || runAs(me, () => eventVisible(ctx, e, emitter)))) ctx.res.write(`${JSON.stringify(e)}\n`);
   };
   // Subscribe before reading the stored ones, so none falls in between.
   const pending: DockerEvent[] = [];
@@ -174,14 +177,19 @@ async function events(ctx: Ctx) {
     clearTimeout(timer);
     if (!ctx.res.writableEnded) ctx.res.end();
   };
+  // A live event comes in the context of the request that caused it: its client is the emitter.
+  const emitters = new Map<DockerEvent, Owner | undefined>();
   const unsubscribe = ctx.engine.events.subscribe((e) => {
-    if (replaying) pending.push(e);
-    else if (until !== undefined && e.time > until) end();
-    else send(e);
+    if (replaying) {
+      pending.push(e);
+      emitters.set(e, currentOwner());
+    } else if (until !== undefined && e.time > until) end();
+    else send(e, currentOwner());
   });
   if (since !== undefined) for (const e of ctx.engine.events.past(since, Math.min(until ?? now, now))) send(e);
   replaying = false;
-  for (const e of pending) send(e);
+  for (const e of pending) send(e, emitters.get(e));
+  emitters.clear();
   ctx.res.on("close", end);
   if (until !== undefined) {
     if (until <= now) return end();
@@ -189,10 +197,35 @@ async function events(ctx: Ctx) {
   }
 }
 
+/**
+ * Under --owner-scope, a client sees the events of what it may see: its own
+ * actions, and those on objects visible to it (images are everyone's).
+ */
+function eventVisible(ctx: Ctx, e: DockerEvent, emitter: Owner | undefined): boolean {
+  if (emitter && visible(emitter)) return true;
+  const id = e.Actor.ID;
+  switch (e.Type) {
+    case "container": {
+      const c = ctx.engine.list().find((x) => x.Id === id);
+      return !!c && visible(c.Owner);
+    }
+    case "network": {
+      const n = ctx.engine.db.listNetworks().find((x) => x.Id === id);
+      return !!n && visible(n.Owner, PREDEFINED.includes(n.Name));
+    }
+    case "volume": {
+      const v = ctx.engine.db.listVolumes().find((x) => x.Name === id);
+      return !!v && visible(v.Owner);
+    }
+    default:
+      return true; // images and the daemon's own
+  }
+}
+
 async function df(ctx: Ctx) {
   const e = ctx.engine;
   const images = await e.images();
-  const containers = e.list();
+  const containers = e.list().filter((c) => visible(c.Owner));
   const users = new Map<string, number>();
   for (const c of containers) users.set(c.Image, (users.get(c.Image) ?? 0) + 1);
   const layersSize = e.db.listLayers().reduce((n, l) => n + l.size, 0);
@@ -205,7 +238,7 @@ async function df(ctx: Ctx) {
     LayersSize: layersSize,
     Images: images.list().map(({ image, tags }) => imageSummary(image, tags, users.get(image.id) ?? 0)),
     Containers: cs,
-    Volumes: e.db.listVolumes().map((v) => ({ ...volumeJSON(v), UsageData: { Size: dirSize(v.Mountpoint), RefCount: volumeUsers(e, v.Name).length } })),
+    Volumes: e.db.listVolumes().filter((v) => visible(v.Owner)).map((v) => ({ ...volumeJSON(v), UsageData: { Size: dirSize(v.Mountpoint), RefCount: volumeUsers(e, v.Name).length } })),
     BuildCache: [],
   });
 }

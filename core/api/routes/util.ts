@@ -1,7 +1,8 @@
 // Helpers for the API routes: query flags, Docker's filters parameter, and
 // the byte pump between a hijacked client connection and a monitor.
 import type { Duplex } from "node:stream";
-import { invalidArgument } from "../../errors.ts";
+import { invalidArgument, permissionDenied } from "../../errors.ts";
+import { requester } from "../../owner.ts";
 import { jsonProgress, type Progress } from "../../images/progress.ts";
 import { errorMessage, type Ctx } from "../server.ts";
 
@@ -9,6 +10,20 @@ import { errorMessage, type Ctx } from "../server.ts";
 export function flag(ctx: Ctx, key: string): boolean {
   const v = ctx.query.get(key);
   return v === "1" || v === "true" || v === "True";
+}
+
+/**
+ * An integer query parameter in [min, max] (`fallback` when absent):
+ * "abc", "1.5", "NaN", "1e400" and values out of range are a 400.
+ */
+export function intParam(ctx: Ctx, key: string, fallback: number, min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER): number {
+  const v = ctx.query.get(key);
+  if (v === null || v === "") return fallback;
+  const n = Number(v);
+  if (!/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw invalidArgument(`invalid value for ${key}: "${v.slice(0, 100)}" (an integer from ${min} to ${max})`);
+  }
+  return n;
 }
 
 /** The `filters` parameter: {"key": ["v"]} or the older {"key": {"v": true}}. */
@@ -21,8 +36,11 @@ export function parseFilters(raw: string | null): Record<string, string[]> {
     throw invalidArgument(`invalid filters: ${raw}`);
   }
   const out: Record<string, string[]> = {};
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw invalidArgument(`invalid filters: ${raw}`);
   for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
-    out[k] = Array.isArray(v) ? v.map(String) : Object.keys(v as object);
+    if (Array.isArray(v)) out[k] = v.map(String);
+    else if (typeof v === "object" && v !== null) out[k] = Object.keys(v);
+    else throw invalidArgument(`invalid filter "${k}": ${JSON.stringify(v)} (use {"${k}": ["value"]})`);
   }
   return out;
 }
@@ -114,4 +132,14 @@ export async function jsonStream(ctx: Ctx, work: (progress: Progress, emit: (m: 
   }
   if (!started) ctx.res.writeHead(200, { "Content-Type": "application/json" });
   ctx.res.end();
+}
+
+/**
+ * Under --owner-scope, what reads host paths as berthd (compose watch's
+ * project files, a build's ?contextdir=) or acts through berthd's own
+ * connection is root's alone.
+ */
+export function rootOnly(what: string) {
+  const r = requester();
+  if (r?.scoped && !r.root) throw permissionDenied(`${what} is for root only on a daemon with --owner-scope: it reads host files as berthd`);
 }

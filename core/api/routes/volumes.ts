@@ -1,5 +1,6 @@
 // /volumes/...: create, list, inspect, remove, prune.
 import { createVolume, getVolume, listVolumes, matchLabel, pruneVolumes, removeVolume, volumeUsers, type VolumeCreateRequest } from "../../engine/volumes.ts";
+import { visible } from "../../owner.ts";
 import { json, type Router } from "../server.ts";
 import { volumeJSON } from "../shapes.ts";
 import { flag, parseFilters } from "./util.ts";
@@ -9,6 +10,7 @@ export function volumeRoutes(r: Router) {
     const f = parseFilters(ctx.query.get("filters"));
     const vols = listVolumes(ctx.engine).filter(
       (v) =>
+        visible(v.Owner) &&
         (!f.name?.length || f.name.some((n) => v.Name.includes(n))) &&
         (!f.driver?.length || f.driver.includes(v.Driver)) &&
         (f.label ?? []).every((l) => matchLabel(v.Labels, l)) &&
@@ -16,7 +18,7 @@ export function volumeRoutes(r: Router) {
     );
     json(ctx.res, 200, { Volumes: vols.map(volumeJSON), Warnings: [] });
   });
-  r.on("POST", "/volumes/create", async (ctx) => json(ctx.res, 201, volumeJSON(await createVolume(ctx.engine, await ctx.body<VolumeCreateRequest>()))));
+  r.on("POST", "/volumes/create", async (ctx) => json(ctx.res, 201, volumeJSON(await createVolume(ctx.engine, await ctx.body<VolumeCreateRequest>("volume-create")))));
   r.on("POST", "/volumes/prune", async (ctx) => {
     const f = parseFilters(ctx.query.get("filters"));
     json(ctx.res, 200, await pruneVolumes(ctx.engine, (f.all?.[0] ?? "") === "true" || f.all?.[0] === "1", f.label ?? []));

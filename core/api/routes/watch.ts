@@ -31,7 +31,7 @@ async function stopWatch(w: ProjectWatch) {
 }
 
 export async function startWatch(ctx: Ctx) {
-  const body = await ctx.body<{ load?: LoadOptions; services?: string[]; detach?: boolean }>();
+  const body = await ctx.body<{ load?: LoadOptions; services?: string[]; detach?: boolean }>("compose-watch");
   const { project } = await loadProject({ ...body.load, env: body.load?.env ?? {} });
   const services = body.services ?? [];
   const watched = Object.keys(project.services).filter((s) => (!services.length || services.includes(s)) && project.services[s]!.develop?.watch.length);
