@@ -121,3 +121,45 @@ describe("JSON shapes", () => {
     expect((await api(`/containers/${Id}`, { method: "DELETE" })).status).toBe(204);
   });
 });
+
+describe("hijacked exec start", () => {
+  /** exec start over a raw socket: the head, then the JSON body and stdin, written in the pieces given; what the stream carried. */
+  async function execStart(execId: string, pieces: string[]): Promise<string> {
+    const { connect } = await import("node:net");
+    const body = '{"Detach":false,"Tty":false}';
+    const head = `POST /v1.43/exec/${execId}/start HTTP/1.1\r\nHost: berth\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`;
+    const sock = connect(t.socket);
+    const chunks: Buffer[] = [];
+    sock.on("data", (d) => chunks.push(d));
+    const closed = new Promise((r) => sock.on("close", r));
+    await new Promise((r) => sock.on("connect", r));
+    for (const p of pieces) {
+      sock.write(p.replace("HEAD", head).replace("BODY", body));
+      await Bun.sleep(50);
+    }
+    sock.end();
+    await closed;
+    const all = Buffer.concat(chunks);
+    const at = all.indexOf("\r\n\r\n");
+    expect(all.subarray(0, at).toString()).toMatch(/^HTTP\/1.1 101 /);
+    // stdcopy frames: an 8-byte header (stream, 0, 0, 0, big-endian length), then the payload.
+    let out = "";
+    for (let i = at + 4; i + 8 <= all.length; ) {
+      const len = all.readUInt32BE(i + 4);
+      out += all.subarray(i + 8, i + 8 + len).toString();
+      i += 8 + len;
+    }
+    return out;
+  }
+
+  test("the request's body is not the command's stdin, whether it comes with the head, alone, or with stdin", async () => {
+    const id = (await json(post("/containers/create", { Image: "bb", Cmd: ["sleep", "100"] }))).Id;
+    expect((await post(`/containers/${id}/start`)).status).toBe(204);
+    for (const pieces of [["HEADBODY", "in-1\n"], ["HEAD", "BODY", "in-2\n"], ["HEAD", "BODYin-3\n"]]) {
+      const exec = (await json(post(`/containers/${id}/exec`, { Cmd: ["cat"], AttachStdin: true, AttachStdout: true, AttachStderr: true }))).Id;
+      const expected = pieces[pieces.length - 1]!.replace("BODY", "");
+      expect(await execStart(exec, pieces)).toBe(expected);
+    }
+    expect((await api(`/containers/${id}?force=1`, { method: "DELETE" })).status).toBe(204);
+  });
+});

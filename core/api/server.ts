@@ -229,8 +229,13 @@ export function createApiServer(engine: Engine, router: Router, opts: ServerOpti
     }
   });
   // attach and exec start: Docker's hijacked connection.
-  server.on("upgrade", async (req: IncomingMessage, socket: Duplex) => {
+  server.on("upgrade", async (req: IncomingMessage, socket: Duplex, head?: Buffer) => {
     const { path, version, query } = parse(req.url ?? "/");
+    try {
+      await skipBody(socket, head, Number(req.headers["content-length"] ?? 0) || 0);
+    } catch {
+      return void socket.destroy();
+    }
     const fail = (status: number, message: string) => {
       const body = JSON.stringify({ message });
       socket.end(`HTTP/1.1 ${status} ${status === 404 ? "Not Found" : "Error"}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
@@ -257,6 +262,8 @@ export function createApiServer(engine: Engine, router: Router, opts: ServerOpti
           `HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.${tty ? "raw" : "multiplexed"}-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nApi-Version: ${API_VERSION}\r\n\r\n`,
         );
       }
+      // skipBody paused it; the stream flows again from the next tick, once the caller listens.
+      socket.resume();
       return socket;
     };
     try {
@@ -268,4 +275,37 @@ export function createApiServer(engine: Engine, router: Router, opts: ServerOpti
   });
   server.keepAliveTimeout = 60_000;
   return server;
+}
+
+const BODY_TIMEOUT_MS = 60_000;
+
+/**
+ * A hijacking request's own body (exec start's {"Detach":false,"Tty":false})
+ * comes before the stream, with the head or in packets of its own: take it
+ * off, and give back what follows it (stdin the client sent at once).
+ * (berthd hands the HTTP server its connections, see listen.ts: the parser
+ * leaves a hijacking request's body to the upgrade.)
+ */
+async function skipBody(socket: Duplex, head: Buffer | undefined, length: number): Promise<void> {
+  let have = head?.length ? Buffer.from(head) : Buffer.alloc(0);
+  if (have.length < length) {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => done(new Error("the request body did not come")), BODY_TIMEOUT_MS);
+      const onData = (chunk: Buffer) => {
+        have = Buffer.concat([have, chunk]);
+        if (have.length >= length) done();
+      };
+      const onEnd = () => done(new Error("the connection ended inside the request body"));
+      const done = (err?: Error) => {
+        clearTimeout(timer);
+        socket.off("data", onData).off("end", onEnd).off("error", onEnd);
+        socket.pause();
+        if (err) reject(err);
+        else resolve();
+      };
+      socket.on("data", onData).on("end", onEnd).on("error", onEnd);
+    });
+  }
+  const rest = have.subarray(length);
+  if (rest.length) socket.unshift(rest);
 }
