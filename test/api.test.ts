@@ -130,7 +130,7 @@ describe("hijacked exec start", () => {
     const head = `POST /v1.43/exec/${execId}/start HTTP/1.1\r\nHost: berth\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`;
     const sock = connect(t.socket);
     const chunks: Buffer[] = [];
-    sock.on("data", (d) => chunks.push(d));
+    sock.on("data", (d: Buffer) => chunks.push(d));
     const closed = new Promise((r) => sock.on("close", r));
     await new Promise((r) => sock.on("connect", r));
     for (const p of pieces) {

@@ -231,8 +231,9 @@ export function createApiServer(engine: Engine, router: Router, opts: ServerOpti
   // attach and exec start: Docker's hijacked connection.
   server.on("upgrade", async (req: IncomingMessage, socket: Duplex, head?: Buffer) => {
     const { path, version, query } = parse(req.url ?? "/");
+    let paused: boolean;
     try {
-      await skipBody(socket, head, Number(req.headers["content-length"] ?? 0) || 0);
+      paused = await skipBody(socket, head, Number(req.headers["content-length"] ?? 0) || 0);
     } catch {
       return void socket.destroy();
     }
@@ -262,8 +263,11 @@ export function createApiServer(engine: Engine, router: Router, opts: ServerOpti
           `HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.${tty ? "raw" : "multiplexed"}-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nApi-Version: ${API_VERSION}\r\n\r\n`,
         );
       }
-      // skipBody paused it; the stream flows again from the next tick, once the caller listens.
-      socket.resume();
+      // When skipBody had to read (and so pause) it: it flows again from the next tick, once the caller listens.
+      if (paused) {
+        paused = false;
+        socket.resume();
+      }
       return socket;
     };
     try {
@@ -283,12 +287,16 @@ const BODY_TIMEOUT_MS = 60_000;
  * A hijacking request's own body (exec start's {"Detach":false,"Tty":false})
  * comes before the stream, with the head or in packets of its own: take it
  * off, and give back what follows it (stdin the client sent at once).
+ * Says whether it read (and so paused) the socket: a socket never read
+ * keeps what comes until its consumer listens, however late (an attach
+ * waits for its container's start).
  * (berthd hands the HTTP server its connections, see listen.ts: the parser
  * leaves a hijacking request's body to the upgrade.)
  */
-async function skipBody(socket: Duplex, head: Buffer | undefined, length: number): Promise<void> {
+async function skipBody(socket: Duplex, head: Buffer | undefined, length: number): Promise<boolean> {
   let have = head?.length ? Buffer.from(head) : Buffer.alloc(0);
-  if (have.length < length) {
+  const read = have.length < length;
+  if (read) {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => done(new Error("the request body did not come")), BODY_TIMEOUT_MS);
       const onData = (chunk: Buffer) => {
@@ -308,4 +316,5 @@ async function skipBody(socket: Duplex, head: Buffer | undefined, length: number
   }
   const rest = have.subarray(length);
   if (rest.length) socket.unshift(rest);
+  return read;
 }
