@@ -38,3 +38,12 @@ test("exec of /proc/self/exe runs the runtime from a read-only mount, and it can
   expect(leaks(t)).toEqual([]);
 });
 
+
+test("the daemon takes the runtime's mount away when it stops, so its root can be removed", async () => {
+  const { stopDaemon } = await import("./helpers/berth.ts");
+  const mounted = () => readFileSync("/proc/self/mountinfo", "utf8").includes(` ${t.root}/runtime/bun `);
+  expect((await berth(t, ["run", "--rm", "bb", "true"])).code).toBe(0);
+  expect(mounted()).toBe(true);
+  await stopDaemon(t);
+  expect(mounted()).toBe(false);
+});

@@ -185,4 +185,6 @@ export interface Isolation {
    * when nothing is left to tell.
    */
   adopt(stateDir: string, pid: number): Supervised | ExitStatus | undefined;
+  /** The daemon stops: release what the plugin holds for its lifetime (containers keep running). */
+  release?(): void;
 }

@@ -106,6 +106,7 @@ async function main() {
     server.close();
     engine.discovery.close();
     await takeDownNetworks(engine);
+    (await engine.plugin("isolation")).release?.();
     rmSync(`${root}/berthd.pid`, { force: true });
     closeSync(lockFd);
     process.exit(0);

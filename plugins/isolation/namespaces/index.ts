@@ -13,8 +13,11 @@ export const plugin: Plugin<"isolation"> = {
   },
   async init(ctx) {
     const { NamespacesIsolation } = await import("./namespaces.ts");
-    const { readOnlyRuntime } = await import("./runtime.ts");
+    const { readOnlyRuntime, releaseRuntime } = await import("./runtime.ts");
     const { libcSys } = await import("../../../core/sys/libc.ts");
-    return new NamespacesIsolation(readOnlyRuntime(process.execPath, `${ctx.root}/runtime`, libcSys), ctx.host.capLastCap);
+    const dir = `${ctx.root}/runtime`;
+    const isolation = new NamespacesIsolation(readOnlyRuntime(process.execPath, dir, libcSys), ctx.host.capLastCap);
+    isolation.release = () => releaseRuntime(dir, libcSys);
+    return isolation;
   },
 };

@@ -19,6 +19,8 @@ import { Monitor, readExit, readPid, spawnMonitor, type ExitRecord, type Monitor
 const INIT_ENV = { PATH: "/usr/sbin:/usr/bin:/sbin:/bin", ...(process.env.BERTH_TRACE ? { BERTH_TRACE: "1" } : {}) };
 
 export class NamespacesIsolation implements Isolation {
+  release?: () => void;
+
   constructor(
     private readonly bun: string,
     private readonly capLastCap: number,

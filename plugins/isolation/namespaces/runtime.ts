@@ -27,3 +27,9 @@ export function readOnlyRuntime(binary: string, dir: string, sys: Sys): string {
   sys.mount(null, target, null, MS.BIND | MS.REMOUNT | MS.RDONLY | MS.NOSUID | MS.NODEV);
   return target;
 }
+
+/** The daemon stops: take its view away (a daemon killed outright leaves it for the next to reuse). */
+export function releaseRuntime(dir: string, sys: Sys): void {
+  const target = `${dir}/bun`;
+  if (parseMountinfo(readFileSync("/proc/self/mountinfo", "utf8")).some((m) => m.mountpoint === target)) sys.umount(target, 2 /* MNT_DETACH */);
+}
