@@ -204,13 +204,17 @@ describe("push and pull", () => {
 
 describe("login and basic auth", () => {
   let secure: TestRegistry;
+  let dir: string;
   beforeAll(async () => {
-    const dir = mkdtempSync(`${tmpdir()}/berth-htpasswd-`);
+    dir = mkdtempSync(`${tmpdir()}/berth-htpasswd-`);
     const hash = (await Bun.password.hash("s3cret", { algorithm: "bcrypt" })).replace(/^\$2b\$/, "$2y$");
     writeFileSync(`${dir}/htpasswd`, `alice:${hash}\n`);
     secure = await startRegistry({ auth: { htpasswd: { realm: "berth-test", path: `${dir}/htpasswd` } } });
   }, 60_000);
-  afterAll(() => secure.stop());
+  afterAll(async () => {
+    await secure.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   test("push is refused without credentials; login stores them as docker does; push and pull then work; logout forgets them", async () => {
     const name = `${secure.domain}/private/bb:1`;
