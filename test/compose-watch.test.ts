@@ -272,13 +272,17 @@ describe("actions", () => {
     expect(up.stderr).toContain("Watching app in the daemon");
     const pid = async () => (await collect(Bun.spawn([BERTH, ...t.flags, "inspect", "-f", "{{.State.Pid}} {{.RestartCount}} {{.State.StartedAt}}", `${s.name}-client-1`], { stdin: "ignore", stdout: "pipe", stderr: "pipe" }))).stdout.trim();
     const before = await pid();
+    const since = Math.floor(Date.now() / 1000);
     s.write("app/version.txt", "2\n");
     await until(s, "app", "/version.txt", "2\n");
     await waitFor("the client's restart", async () => ((await pid()) !== before ? true : undefined));
-    // It was restarted after the new app container became healthy.
-    const appHealthy = (await collect(Bun.spawn([BERTH, ...t.flags, "inspect", "-f", "{{(index .State.Health.Log 0).End}}", `${s.name}-app-1`], { stdin: "ignore", stdout: "pipe", stderr: "pipe" }))).stdout.trim();
-    const clientStarted = (await pid()).split(" ")[2]!;
-    expect(Date.parse(clientStarted)).toBeGreaterThanOrEqual(Date.parse(appHealthy) - 1);
+    // It was restarted after the new app container became healthy: the events say in which order.
+    const events = await collect(Bun.spawn([BERTH, ...t.flags, "events", "--since", String(since), "--until", String(Math.ceil(Date.now() / 1000) + 1), "--format", "{{.Action}} {{.Actor.Attributes.name}}"], { stdin: "ignore", stdout: "pipe", stderr: "pipe" }));
+    const lines = events.stdout.trim().split("\n");
+    const healthy = lines.lastIndexOf(`health_status: healthy ${s.name}-app-1`);
+    const started = lines.lastIndexOf(`start ${s.name}-client-1`);
+    expect(healthy, events.stdout).toBeGreaterThanOrEqual(0);
+    expect(started, events.stdout).toBeGreaterThan(healthy);
   }, 90_000);
 
   test("a failing rebuild is reported and the watch goes on", async () => {
