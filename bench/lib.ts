@@ -45,3 +45,10 @@ export function report(title: string, rows: Summary[]): string {
   ];
   return lines.join("\n");
 }
+
+/** Run `argv` to completion; its stdout, or an error with its stderr. */
+export function run(argv: string[]): string {
+  const p = Bun.spawnSync(argv, { stdout: "pipe", stderr: "pipe" });
+  if (p.exitCode !== 0) throw new Error(`${argv.join(" ")} failed (${p.exitCode}): ${p.stderr.toString().trim()}`);
+  return p.stdout.toString();
+}

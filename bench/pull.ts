@@ -5,7 +5,7 @@
 // usually hold them.
 // Usage: bun bench/pull.ts [runs=5]   (needs docker-registry and skopeo; Docker and Podman optional)
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { peerWorks, report, type Summary } from "./lib.ts";
+import { peerWorks, report, type Summary, run } from "./lib.ts";
 import { startRegistry } from "../test/helpers/docker-registry.ts";
 
 const runs = Number(process.argv[2] ?? 5);
@@ -14,12 +14,6 @@ const work = "/var/tmp/berth-bench/pull";
 const tar = "/var/tmp/berth-bench/busybox.tar";
 mkdirSync(work, { recursive: true });
 if (!existsSync(tar)) Bun.spawnSync([`${repo}bin/mkimage-busybox`, tar], { stdout: "inherit", stderr: "inherit" });
-
-function run(argv: string[]): string {
-  const p = Bun.spawnSync(argv, { stdout: "pipe", stderr: "pipe" });
-  if (p.exitCode !== 0) throw new Error(`${argv.join(" ")} failed (${p.exitCode}): ${p.stderr.toString().trim()}`);
-  return p.stdout.toString();
-}
 
 /** `run` for what talks to the registry: the event loop must keep reading its log, or the registry stops once the pipe is full. */
 async function runAsync(argv: string[]): Promise<void> {

@@ -5,7 +5,7 @@
 // same three (its own --root each), and Docker on its overlay2.
 // Usage: bun bench/storage.ts [runs=10]
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { peerWorks, timeCommand, type Summary } from "./lib.ts";
+import { peerWorks, timeCommand, type Summary, run } from "./lib.ts";
 
 const RUNS = Number(process.argv[2] ?? 10);
 const COPY_UP_RUNS = Math.max(3, Math.floor(RUNS / 2));
@@ -14,12 +14,6 @@ const work = "/var/tmp/berth-bench";
 const tar = `${work}/busybox.tar`;
 mkdirSync(work, { recursive: true });
 if (!existsSync(tar)) Bun.spawnSync([`${repo}bin/mkimage-busybox`, tar], { stdout: "inherit", stderr: "inherit" });
-
-function run(argv: string[]): string {
-  const p = Bun.spawnSync(argv, { stdout: "pipe", stderr: "pipe" });
-  if (p.exitCode !== 0) throw new Error(`${argv.join(" ")} failed (${p.exitCode}): ${p.stderr.toString().trim()}`);
-  return p.stdout.toString();
-}
 
 /**
  * Without a journal (this machine's root filesystem) ext4 skips the inodes

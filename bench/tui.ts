@@ -5,6 +5,7 @@
 // Usage: bun bench/tui.ts [containers=500] [seconds=60]
 import { existsSync, readFileSync } from "node:fs";
 import { BERTH, busyboxTar, makeRoot, removeRoot } from "../test/helpers/berth.ts";
+import { run } from "./lib.ts";
 
 const N = Number(process.argv[2] ?? 500);
 const SECONDS = Number(process.argv[3] ?? 60);
@@ -16,12 +17,6 @@ const t = makeRoot();
 const berth = [BERTH, ...t.flags];
 const tmuxSocket = `berth-tui-bench-${process.pid}`;
 const tmux = (...args: string[]) => Bun.spawnSync(["tmux", "-L", tmuxSocket, ...args], { stdout: "pipe", stderr: "pipe" });
-
-function run(argv: string[]): string {
-  const p = Bun.spawnSync(argv, { stdout: "pipe", stderr: "pipe" });
-  if (p.exitCode !== 0) throw new Error(`${argv.join(" ")} failed (${p.exitCode}): ${p.stderr.toString().trim()}`);
-  return p.stdout.toString();
-}
 
 async function fill(count: number) {
   let next = 0;

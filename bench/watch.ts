@@ -7,6 +7,7 @@
 // against the goals: p50 <= 50 ms, p99 <= 150 ms.
 // Usage: bun bench/watch.ts [edits=100]
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { run } from "./lib.ts";
 
 const EDITS = Number(process.argv[2] ?? 100);
 const repo = new URL("..", import.meta.url).pathname;
@@ -19,12 +20,6 @@ const root = mkdtempSync(`${work}/watch-root-`);
 const dir = mkdtempSync(`${work}/watch-project-`);
 const berth = [`${repo}bin/berth`, "--root", root, "--cgroup-parent", `berth-bench-${root.slice(-6)}`];
 const compose = [...berth, "compose", "-p", "benchwatch", "-f", `${dir}/compose.yaml`];
-
-function run(argv: string[]): string {
-  const p = Bun.spawnSync(argv, { stdout: "pipe", stderr: "pipe" });
-  if (p.exitCode !== 0) throw new Error(`${argv.join(" ")} failed (${p.exitCode}): ${p.stderr.toString().trim()}`);
-  return p.stdout.toString();
-}
 
 /** Poll until `ok` holds (every 0.2 ms); the ms it took since `t0`. */
 async function until(ok: () => boolean, t0: number, what: string): Promise<number> {
